@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/clusterpulse/clusterpulse/engine"
+	"github.com/clusterpulse/clusterpulse/jobs"
 )
 
 // command is one subcommand: its name, a one-line summary for `help`, and its entry point.
@@ -24,6 +26,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"job", "run one pass of a collection job (see `clusterpulse job --help`)", jobs.Run},
 		{"version", "print the version, commit and Go version", runVersion},
 		{"help", "list the subcommands", runHelp},
 	}
@@ -45,8 +48,13 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 func exitCode(err error) int {
-	if _, ok := err.(usageError); ok {
+	var usage usageError
+	if errors.As(err, &usage) {
 		return 2
+	}
+	var exit *jobs.ExitError
+	if errors.As(err, &exit) && exit.Code != 0 {
+		return exit.Code
 	}
 	return 1
 }

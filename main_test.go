@@ -22,6 +22,8 @@ func TestRun(t *testing.T) {
 		{name: "--help", args: []string{"--help"}, wantOut: "Subcommands:"},
 		{name: "no args", args: nil, wantErr: "no subcommand given", wantCode: 2},
 		{name: "unknown", args: []string{"pull"}, wantErr: `unknown subcommand "pull"`, wantCode: 2},
+		{name: "unknown job keeps the job's usage exit code", args: []string{"job", "bogus"}, wantErr: `unknown job "bogus"`, wantCode: 2},
+		{name: "job help", args: []string{"job", "--help"}, wantOut: "registry"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
