@@ -364,7 +364,7 @@ func equal(a, b Value) bool {
 	}
 	// Now a is a number or a bool and b is anything but null and a.kind.
 	if a.kind == KindNumber && b.kind == KindString {
-		if f, ok := parseNumeric(b.str); ok {
+		if f, ok := ParseNumeric(b.str); ok {
 			return a.num == f
 		}
 	}

@@ -192,10 +192,10 @@ func FromInterface(x any) (Value, error) {
 	return Null(), fmt.Errorf("values of type %T cannot be used in expressions", x)
 }
 
-// parseNumeric parses a numeric string: after trimming Unicode whitespace,
-// [+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+). A numeric string outside the float64 range is not
-// numeric, since it could only become ±Inf.
-func parseNumeric(s string) (float64, bool) {
+// ParseNumeric parses a numeric string as EXPRESSIONS.md defines it: after trimming Unicode
+// whitespace, [+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+). A numeric string outside the float64 range is
+// not numeric, since it could only become ±Inf. The aggregation filters use the same rule.
+func ParseNumeric(s string) (float64, bool) {
 	s = strings.TrimSpace(s)
 	i := 0
 	if i < len(s) && (s[i] == '+' || s[i] == '-') {
@@ -235,7 +235,7 @@ func toNumber(v Value) (float64, bool) {
 	case KindNumber, KindBool:
 		return v.num, true
 	case KindString:
-		return parseNumeric(v.str)
+		return ParseNumeric(v.str)
 	}
 	return 0, false
 }

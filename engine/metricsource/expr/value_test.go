@@ -145,12 +145,12 @@ func TestParseNumeric(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got, ok := parseNumeric(tt.in)
+			got, ok := ParseNumeric(tt.in)
 			if ok != tt.wantOK || got != tt.want {
-				t.Errorf("parseNumeric(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.wantOK)
+				t.Errorf("ParseNumeric(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.wantOK)
 			}
 			if math.Signbit(got) && got == 0 {
-				t.Errorf("parseNumeric(%q) returned -0", tt.in)
+				t.Errorf("ParseNumeric(%q) returned -0", tt.in)
 			}
 		})
 	}
