@@ -4,7 +4,7 @@ SCRIPTS := testenv/scripts
 # The environment kept up by testenv-up (make test uses a private one of its own).
 export RUN_DIR ?= $(or $(TMPDIR),/tmp)/clusterpulse-testenv
 
-.PHONY: help test testenv-up testenv-down testenv-env generate build vet
+.PHONY: help test testenv-up testenv-down testenv-env generate build vet bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -28,6 +28,9 @@ testenv-env: ## print the path of the env file written by testenv-up
 generate: ## regenerate the CRD YAML in deploy/crds from the Go types in engine/kube
 	@$(SCRIPTS)/build-all.sh >/dev/null
 	@$(SCRIPTS)/generate-crds.sh deploy/crds
+
+bench: ## run the comparative benchmarks and print ours vs the baseline of the same run (see BENCHMARKS.md)
+	@$(SCRIPTS)/bench.sh
 
 build: ## build the clusterpulse binary into bin/
 	go build -trimpath -o bin/clusterpulse .
