@@ -445,6 +445,9 @@ func seedOLM(t *testing.T, f *fixture) {
 }
 
 func seedOpenShift(t *testing.T, f *fixture) {
+	// The ClusterVersion "version" is a singleton of the shared apiserver: hold the lock until
+	// this test ends so no other package rewrites it between seeding and checking.
+	testenv.Lock(t, "clusterversion")
 	t.Helper()
 	ctx := context.Background()
 	dc, ns := f.kube.Dynamic, f.kube.Namespace
