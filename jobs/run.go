@@ -50,6 +50,7 @@ type job struct {
 func table() []job {
 	return []job{
 		registryJob(),
+		policyJob(),
 	}
 }
 
