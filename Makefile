@@ -25,9 +25,10 @@ testenv-down: ## stop the services started by testenv-up
 testenv-env: ## print the path of the env file written by testenv-up
 	@echo $(RUN_DIR)/env
 
-generate: ## regenerate the CRD YAML in deploy/crds from the Go types in engine/kube
+generate: ## regenerate deploy/crds and deepcopy from engine/kube, and connect/gen from connect/proto
 	@$(SCRIPTS)/build-all.sh >/dev/null
-	@$(SCRIPTS)/generate-crds.sh deploy/crds
+	@$(SCRIPTS)/generate-crds.sh
+	@$(SCRIPTS)/generate-proto.sh
 
 bench: ## run the comparative benchmarks and print ours vs the baseline of the same run (see BENCHMARKS.md)
 	@$(SCRIPTS)/bench.sh

@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"syscall"
 
+	"github.com/clusterpulse/clusterpulse/connect/ingester"
 	"github.com/clusterpulse/clusterpulse/engine"
 	"github.com/clusterpulse/clusterpulse/jobs"
 )
@@ -27,6 +28,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"job", "run one pass of a collection job (see `clusterpulse job --help`)", jobs.Run},
+		{"ingester", "serve the push ingester (Connect, gRPC and gRPC-Web on one port)", ingester.Run},
 		{"version", "print the version, commit and Go version", runVersion},
 		{"help", "list the subcommands", runHelp},
 	}

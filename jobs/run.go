@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/clusterpulse/clusterpulse/engine/envconf"
 	"io"
 	"strings"
 	"time"
@@ -161,12 +162,5 @@ func printHelp(w io.Writer, j job, fs *flag.FlagSet) {
 		fmt.Fprintln(w)
 	})
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Environment variables:")
-	for _, v := range envVars(append(envSpecs(), j.env...)...) {
-		fmt.Fprintf(w, "  %-32s %s", v.name, v.desc)
-		if v.def != "" {
-			fmt.Fprintf(w, " (default %s)", v.def)
-		}
-		fmt.Fprintln(w)
-	}
+	envconf.Usage(w, append(envSpecs(), j.env...)...)
 }

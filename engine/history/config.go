@@ -16,24 +16,24 @@ import (
 type Config struct {
 	// Enabled turns history on. When it is false the callers write nothing and the history
 	// API answers that history is not configured; this package does not check it.
-	Enabled bool `envconfig:"VM_ENABLED" default:"false"`
+	Enabled bool `envconfig:"VM_ENABLED" default:"false" desc:"write history to VictoriaMetrics"`
 	// Endpoint is the base URL of VictoriaMetrics single-node (or of vminsert's
 	// /insert/<tenant>/prometheus, or of vmauth). Writes go to Endpoint +
 	// /api/v1/import/prometheus.
-	Endpoint string `envconfig:"VM_ENDPOINT" default:"http://victoriametrics:8428"`
+	Endpoint string `envconfig:"VM_ENDPOINT" default:"http://victoriametrics:8428" desc:"VictoriaMetrics base URL for writes (and queries unless VM_QUERY_ENDPOINT is set)"`
 	// QueryEndpoint is the base URL queries go to (/api/v1/query...); empty means Endpoint.
 	// Set it for a VictoriaMetrics cluster, where vmselect is not vminsert.
-	QueryEndpoint string `envconfig:"VM_QUERY_ENDPOINT"`
+	QueryEndpoint string `envconfig:"VM_QUERY_ENDPOINT" desc:"VictoriaMetrics base URL for queries, when reads go elsewhere (vmselect)"`
 	// Timeout bounds each HTTP request (one attempt), not the whole Write.
-	Timeout time.Duration `envconfig:"VM_TIMEOUT" default:"10s"`
+	Timeout time.Duration `envconfig:"VM_TIMEOUT" default:"10s" desc:"timeout of one VictoriaMetrics request"`
 	// WriteAttempts is how many times one POST is tried when VictoriaMetrics is unreachable,
 	// answers 5xx or 429 (at least 1; the caller's context bounds the total time).
-	WriteAttempts int `envconfig:"VM_WRITE_ATTEMPTS" default:"3"`
+	WriteAttempts int `envconfig:"VM_WRITE_ATTEMPTS" default:"3" desc:"attempts per VictoriaMetrics write before it is reported failed"`
 	// Username and Password send HTTP basic authentication.
-	Username string `envconfig:"VM_USERNAME"`
-	Password string `envconfig:"VM_PASSWORD"`
+	Username string `envconfig:"VM_USERNAME" desc:"basic-auth user for VictoriaMetrics"`
+	Password string `envconfig:"VM_PASSWORD" desc:"basic-auth password for VictoriaMetrics"`
 	// BearerToken sends "Authorization: Bearer <token>"; it excludes Username/Password.
-	BearerToken string `envconfig:"VM_BEARER_TOKEN"`
+	BearerToken string `envconfig:"VM_BEARER_TOKEN" desc:"bearer token for VictoriaMetrics"`
 }
 
 // LoadConfig reads Config from the environment and validates it.

@@ -27,10 +27,10 @@ const protobufContentType = "application/vnd.kubernetes.protobuf"
 type HubConfig struct {
 	// Namespace is the hub namespace holding the custom resources and, by default, their
 	// credentials Secrets.
-	Namespace string `envconfig:"NAMESPACE" default:"clusterpulse"`
+	Namespace string `envconfig:"NAMESPACE" default:"clusterpulse" desc:"hub namespace of the ClusterPulse custom resources"`
 	// Kubeconfig is a path (or a list of paths, like kubectl) to a kubeconfig file. When it is
 	// empty the in-cluster service account configuration is used.
-	Kubeconfig string `envconfig:"KUBECONFIG"`
+	Kubeconfig string `envconfig:"KUBECONFIG" desc:"kubeconfig of the hub cluster; in-cluster service account when unset"`
 }
 
 // LoadHubConfig reads HubConfig from the environment.

@@ -23,40 +23,40 @@ import (
 // by strconv.ParseBool, so the original's "yes" is an error rather than silently false.
 type Config struct {
 	// Host and Port address a single Redis node (ignored with Sentinel).
-	Host string `envconfig:"REDIS_HOST" default:"redis"`
-	Port int    `envconfig:"REDIS_PORT" default:"6379"`
+	Host string `envconfig:"REDIS_HOST" default:"redis" desc:"Redis host"`
+	Port int    `envconfig:"REDIS_PORT" default:"6379" desc:"Redis port"`
 	// Password authenticates to Redis (AUTH), with Username when set.
-	Password string `envconfig:"REDIS_PASSWORD"`
+	Password string `envconfig:"REDIS_PASSWORD" desc:"Redis password"`
 	// DB is the database number; every ClusterPulse process must use the same one.
-	DB int `envconfig:"REDIS_DB" default:"0"`
+	DB int `envconfig:"REDIS_DB" default:"0" desc:"Redis database number"`
 	// Username is the Redis 6+ ACL user; empty means the default user.
-	Username string `envconfig:"REDIS_USERNAME"`
+	Username string `envconfig:"REDIS_USERNAME" desc:"Redis ACL user"`
 
 	// TLSEnabled connects with TLS; the other TLS fields are valid only with it.
-	TLSEnabled bool `envconfig:"REDIS_TLS_ENABLED"`
+	TLSEnabled bool `envconfig:"REDIS_TLS_ENABLED" desc:"connect to Redis with TLS"`
 	// TLSCAFile is a PEM bundle trusted instead of the system roots.
-	TLSCAFile string `envconfig:"REDIS_TLS_CA_FILE"`
+	TLSCAFile string `envconfig:"REDIS_TLS_CA_FILE" desc:"PEM bundle trusted for Redis TLS"`
 	// TLSServerName is the name expected in the server certificate; default Host (required
 	// with Sentinel).
-	TLSServerName string `envconfig:"REDIS_TLS_SERVER_NAME"`
+	TLSServerName string `envconfig:"REDIS_TLS_SERVER_NAME" desc:"name expected in the Redis certificate"`
 	// TLSInsecureSkipVerify turns certificate verification off (explicit opt-in only).
-	TLSInsecureSkipVerify bool `envconfig:"REDIS_TLS_INSECURE_SKIP_VERIFY"`
+	TLSInsecureSkipVerify bool `envconfig:"REDIS_TLS_INSECURE_SKIP_VERIFY" desc:"do not verify the Redis certificate"`
 
 	// SentinelAddrs (host:port, comma separated) switches to Sentinel: the master named
 	// SentinelMaster is found through them, and REDIS_HOST/REDIS_PORT are ignored.
-	SentinelAddrs []string `envconfig:"REDIS_SENTINEL_ADDRS"`
+	SentinelAddrs []string `envconfig:"REDIS_SENTINEL_ADDRS" desc:"comma-separated Sentinel host:port list (switches to Sentinel)"`
 	// SentinelMaster is the master name monitored by the Sentinels.
-	SentinelMaster string `envconfig:"REDIS_SENTINEL_MASTER"`
+	SentinelMaster string `envconfig:"REDIS_SENTINEL_MASTER" desc:"master name monitored by the Sentinels"`
 	// SentinelPassword authenticates to the Sentinels (Password is for the master).
-	SentinelPassword string `envconfig:"REDIS_SENTINEL_PASSWORD"`
+	SentinelPassword string `envconfig:"REDIS_SENTINEL_PASSWORD" desc:"Sentinel password"`
 
 	// KeyPrefix is prepended to every key, so several hubs can share one Redis database.
-	KeyPrefix string `envconfig:"REDIS_KEY_PREFIX"`
+	KeyPrefix string `envconfig:"REDIS_KEY_PREFIX" desc:"prefix of every Redis key"`
 
 	// CacheTTLSeconds is the TTL of the state keys (CACHE_TTL, seconds, minimum 60).
-	CacheTTLSeconds int `envconfig:"CACHE_TTL" default:"600"`
+	CacheTTLSeconds int `envconfig:"CACHE_TTL" default:"600" desc:"TTL of state keys, seconds (minimum 60)"`
 	// MetricsRetentionSeconds is the node sample window (METRICS_RETENTION, seconds, minimum 300).
-	MetricsRetentionSeconds int `envconfig:"METRICS_RETENTION" default:"3600"`
+	MetricsRetentionSeconds int `envconfig:"METRICS_RETENTION" default:"3600" desc:"node sample window, seconds (minimum 300)"`
 }
 
 // LoadConfig reads Config from the environment and validates it.

@@ -42,11 +42,14 @@ build victoria-metrics "$VM_VERSION" env GOBIN="$BIN_DIR" go install -trimpath \
   "github.com/VictoriaMetrics/VictoriaMetrics/app/victoria-metrics@$VM_VERSION"
 build controller-gen "$CONTROLLER_TOOLS_VERSION" env GOBIN="$BIN_DIR" go install -trimpath \
   "sigs.k8s.io/controller-tools/cmd/controller-gen@$CONTROLLER_TOOLS_VERSION"
+# buf, protoc-gen-go and protoc-gen-connect-go for `make generate` and the generated-code test
+"$here/build-protoc.sh" </dev/null &
+pids+=($!); names+=("protoc tools")
 rc=0
 for i in "${!pids[@]}"; do
   if ! wait "${pids[$i]}"; then
     echo "build of ${names[$i]} failed; last lines of $CACHE_DIR/logs/${names[$i]}.log:" >&2
-    tail -30 "$CACHE_DIR/logs/${names[$i]}.log" >&2; rc=1
+    tail -30 "$CACHE_DIR/logs/${names[$i]}.log" >&2 2>/dev/null; rc=1
   fi
 done
 exit $rc
