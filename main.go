@@ -15,6 +15,7 @@ import (
 
 	"github.com/clusterpulse/clusterpulse/connect/ingester"
 	"github.com/clusterpulse/clusterpulse/engine"
+	"github.com/clusterpulse/clusterpulse/httpapi"
 	"github.com/clusterpulse/clusterpulse/jobs"
 )
 
@@ -28,6 +29,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"job", "run one pass of a collection job (see `clusterpulse job --help`)", jobs.Run},
+		{"api", "serve the REST API (current state from Redis, filtered by access policies)", httpapi.Run},
 		{"ingester", "serve the push ingester (Connect, gRPC and gRPC-Web on one port)", ingester.Run},
 		{"version", "print the version, commit and Go version", runVersion},
 		{"help", "list the subcommands", runHelp},

@@ -1,0 +1,73 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/clusterpulse/clusterpulse/engine"
+)
+
+// registryJSON is one registry of /registries/status.
+type registryJSON struct {
+	Name   string                `json:"name"`
+	Spec   engine.RegistrySpec   `json:"spec"`
+	Status engine.RegistryStatus `json:"status"`
+}
+
+// handleRegistries lists every registry, sorted by name, with spec and status read in one
+// pipelined round trip. Policies have no registry kind, so every authenticated caller sees
+// every registry, as in the original.
+func (s *server) handleRegistries() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		win, err := parseWindow(r, 0)
+		if err != nil {
+			writeErr(w, r, s.Logger, err)
+			return
+		}
+		ctx := r.Context()
+		names, err := s.Store.RegistryNames(ctx)
+		if err != nil {
+			writeErr(w, r, s.Logger, err)
+			return
+		}
+		names = cut(w, r, names, win)
+		k := s.Store.Keys()
+		specs := make([]*redis.StringCmd, len(names))
+		statuses := make([]*redis.StringCmd, len(names))
+		_, err = s.Store.Client().Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, n := range names {
+				specs[i] = p.Get(ctx, k.RegistrySpec(n))
+				statuses[i] = p.Get(ctx, k.RegistryStatus(n))
+			}
+			return nil
+		})
+		if err := pipelineErr("read registries", err); err != nil {
+			writeErr(w, r, s.Logger, err)
+			return
+		}
+		out := make([]registryJSON, 0, len(names))
+		for i, n := range names {
+			spec, err := decodeInto[engine.RegistrySpec](specs[i], fmt.Sprintf("spec of registry %q", n))
+			if err != nil {
+				writeErr(w, r, s.Logger, err)
+				return
+			}
+			st, err := decodeInto[engine.RegistryStatus](statuses[i], fmt.Sprintf("status of registry %q", n))
+			if err != nil {
+				writeErr(w, r, s.Logger, err)
+				return
+			}
+			e := registryJSON{Name: n, Status: engine.RegistryStatus{Health: engine.HealthUnknown, Message: "Status unavailable"}}
+			if spec != nil {
+				e.Spec = *spec
+			}
+			if st != nil {
+				e.Status = *st
+			}
+			out = append(out, e)
+		}
+		writeJSON(w, r, http.StatusOK, out)
+	})
+}
