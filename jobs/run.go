@@ -51,7 +51,9 @@ type job struct {
 func table() []job {
 	return []job{
 		registryJob(),
+		pullJob(),
 		policyJob(),
+		metricSourceJob(),
 	}
 }
 
