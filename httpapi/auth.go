@@ -73,6 +73,9 @@ type AuthOptions struct {
 	CacheEntries int
 	// Clock returns the current time; nil means time.Now.
 	Clock func() time.Time
+	// Groups, when set, completes every principal (canonical username, groups of the hub's
+	// OpenShift User and Group objects).
+	Groups GroupResolver
 }
 
 // Authenticator derives the principal of a request: from the identity headers when the
@@ -95,23 +98,43 @@ func NewAuthenticator(opts AuthOptions) *Authenticator {
 }
 
 // Authenticate returns the principal of r. The error means no usable identity (answered
-// with 401), or wraps engine.ErrUnavailable when the token could not be checked (503).
+// with 401), or wraps engine.ErrUnavailable when the token or the groups could not be checked
+// (503).
 func (a *Authenticator) Authenticate(r *http.Request) (policy.Principal, error) {
-	if a.fromTrustedProxy(r) {
-		user := strings.TrimSpace(r.Header.Get(a.opts.HeaderUser))
-		if user != "" {
-			return policy.Principal{
-				Username: user,
-				Email:    strings.TrimSpace(r.Header.Get(a.opts.HeaderEmail)),
-				Groups:   splitGroups(r.Header.Get(a.opts.HeaderGroups)),
-			}, nil
-		}
+	p, err := a.identify(r)
+	if err != nil || a.opts.Groups == nil {
+		return p, err
+	}
+	return a.opts.Groups.Resolve(r.Context(), p)
+}
+
+// identify returns the principal of r as the proxy headers or the token review give it.
+func (a *Authenticator) identify(r *http.Request) (policy.Principal, error) {
+	if p, ok := a.fromHeaders(r); ok {
+		return p, nil
 	}
 	token, ok := bearerToken(r.Header.Get("Authorization"))
 	if !ok || a.opts.Reviewer == nil {
 		return policy.Principal{}, errUnauthenticated
 	}
 	return a.review(r.Context(), token)
+}
+
+// fromHeaders returns the principal of the identity headers when r comes from a trusted
+// proxy and names a user.
+func (a *Authenticator) fromHeaders(r *http.Request) (policy.Principal, bool) {
+	if !a.fromTrustedProxy(r) {
+		return policy.Principal{}, false
+	}
+	user := strings.TrimSpace(r.Header.Get(a.opts.HeaderUser))
+	if user == "" {
+		return policy.Principal{}, false
+	}
+	return policy.Principal{
+		Username: user,
+		Email:    strings.TrimSpace(r.Header.Get(a.opts.HeaderEmail)),
+		Groups:   splitGroups(r.Header.Get(a.opts.HeaderGroups)),
+	}, true
 }
 
 // review verifies token, through the cache.
@@ -137,14 +160,27 @@ func (a *Authenticator) review(ctx context.Context, token string) (policy.Princi
 	return p, nil
 }
 
-// Forget drops the cached review of r's bearer token, if any (logout, cache clear), so the
-// next request with it is reviewed again. It returns the number of entries dropped.
+// Forget drops what this replica caches for r's caller (logout, cache clear): the review of
+// its bearer token and its group resolution, so the next request is checked again. It returns
+// the number of entries dropped.
 func (a *Authenticator) Forget(r *http.Request) int {
+	n := 0
+	if a.opts.Groups != nil {
+		if p, ok := a.fromHeaders(r); ok {
+			n += a.opts.Groups.Forget(p)
+		}
+	}
 	token, ok := bearerToken(r.Header.Get("Authorization"))
 	if !ok {
-		return 0
+		return n
 	}
-	return a.cache.remove(sha256.Sum256([]byte(token)))
+	key := sha256.Sum256([]byte(token))
+	if a.opts.Groups != nil && !a.fromTrustedProxy(r) {
+		if p, ok := a.cache.peek(key); ok {
+			n += a.opts.Groups.Forget(p)
+		}
+	}
+	return n + a.cache.remove(key)
 }
 
 // fromTrustedProxy reports whether r's direct peer is a trusted proxy (by address or by the
@@ -230,6 +266,17 @@ func (c *tokenCache) get(key [32]byte, now time.Time) (policy.Principal, bool) {
 	}
 	c.order.MoveToFront(el)
 	return e.p, true
+}
+
+// peek returns the principal cached for key, expired or not.
+func (c *tokenCache) peek(key [32]byte) (policy.Principal, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.items[key]
+	if !ok {
+		return policy.Principal{}, false
+	}
+	return el.Value.(*tokenEntry).p, true
 }
 
 func (c *tokenCache) put(key [32]byte, p policy.Principal, expires time.Time) {

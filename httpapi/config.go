@@ -39,6 +39,11 @@ type Config struct {
 	TokenReview bool `envconfig:"TOKEN_REVIEW" default:"true" desc:"verify Bearer tokens with a TokenReview on the hub"`
 	// TokenCacheTTLSeconds is how long a successful TokenReview is reused (0: not cached).
 	TokenCacheTTLSeconds int `envconfig:"TOKEN_CACHE_TTL" default:"30" desc:"seconds a verified token is reused (0: not cached)"`
+	// OpenShiftGroups completes every caller from the hub's OpenShift User and Group objects
+	// (user.openshift.io/v1): canonical username and groups.
+	OpenShiftGroups bool `envconfig:"OPENSHIFT_GROUPS" default:"false" desc:"add groups from the hub's OpenShift User/Group objects (needs get users, list groups)"`
+	// GroupCacheTTLSeconds is how long a group resolution is reused (0: not cached).
+	GroupCacheTTLSeconds int `envconfig:"GROUP_CACHE_TTL" default:"60" desc:"seconds an OpenShift group resolution is reused (0: not cached)"`
 	// RBACCacheTTLSeconds is how long a principal's policies are reused (0..10; 0: re-read on
 	// every request).
 	RBACCacheTTLSeconds int `envconfig:"RBAC_CACHE_TTL" default:"5" desc:"seconds a caller's policies are reused (0..10)"`
@@ -65,6 +70,9 @@ func (c Config) Validate() error {
 	}
 	if c.TokenCacheTTLSeconds < 0 {
 		return fmt.Errorf("TOKEN_CACHE_TTL %d: negative", c.TokenCacheTTLSeconds)
+	}
+	if c.GroupCacheTTLSeconds < 0 {
+		return fmt.Errorf("GROUP_CACHE_TTL %d: negative", c.GroupCacheTTLSeconds)
 	}
 	if c.RBACCacheTTLSeconds < 0 || time.Duration(c.RBACCacheTTLSeconds)*time.Second > policy.MaxCacheTTL {
 		return fmt.Errorf("RBAC_CACHE_TTL %d: must be between 0 and %d seconds", c.RBACCacheTTLSeconds, int(policy.MaxCacheTTL/time.Second))

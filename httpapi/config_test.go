@@ -28,6 +28,7 @@ func TestConfigValidate(t *testing.T) {
 		{"bad cidr", func(c *Config) { c.TrustedProxyCIDRs = []string{"10.0.0.0/33"} }, "TRUSTED_PROXY_CIDRS"},
 		{"rbac ttl above 10 s", func(c *Config) { c.RBACCacheTTLSeconds = 11 }, "RBAC_CACHE_TTL"},
 		{"negative token ttl", func(c *Config) { c.TokenCacheTTLSeconds = -1 }, "TOKEN_CACHE_TTL"},
+		{"negative group ttl", func(c *Config) { c.GroupCacheTTLSeconds = -1 }, "GROUP_CACHE_TTL"},
 		{"secret without header", func(c *Config) { c.TrustedProxySecret, c.TrustedProxySecretHeader = "x", "" }, "TRUSTED_PROXY_SECRET_HEADER"},
 	}
 	for _, tt := range tests {

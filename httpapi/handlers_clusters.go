@@ -132,7 +132,7 @@ func (s *server) handleCluster() http.Handler {
 }
 
 // handleNodes lists a cluster's nodes the caller may see, sorted by name, optionally
-// filtered by role and status.
+// filtered by role and status, reading only the nodes the page needs (listNodes).
 func (s *server) handleNodes() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		win, err := parseWindow(r, 0)
@@ -150,26 +150,17 @@ func (s *server) handleNodes() http.Handler {
 			writeErr(w, r, s.Logger, err)
 			return
 		}
-		nodes, err := s.Store.Nodes(r.Context(), h.Name)
+		q := nodeQuery{m: d.Matcher(policy.KindNodes), role: r.URL.Query().Get("role"), status: r.URL.Query().Get("status")}
+		nodes, total, err := s.listNodes(r.Context(), h.Name, q, win)
 		if err != nil {
 			writeErr(w, r, s.Logger, err)
 			return
 		}
-		role, status := r.URL.Query().Get("role"), r.URL.Query().Get("status")
-		m := d.Matcher(policy.KindNodes)
-		out := []engine.Node{}
-		for _, n := range nodes {
-			if role != "" && !slices.Contains(n.Roles, role) {
-				continue
-			}
-			if status != "" && n.Status != status {
-				continue
-			}
-			if m.Allows(nodeObject(n)) {
-				out = append(out, n)
-			}
+		if nodes == nil {
+			nodes = []engine.Node{}
 		}
-		writeJSON(w, r, http.StatusOK, cut(w, r, out, win))
+		announce(w, r, win, total)
+		writeJSON(w, r, http.StatusOK, nodes)
 	})
 }
 

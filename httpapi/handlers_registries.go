@@ -7,6 +7,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/clusterpulse/clusterpulse/engine"
+	"github.com/clusterpulse/clusterpulse/engine/policy"
 )
 
 // registryJSON is one registry of /registries/status.
@@ -16,9 +17,10 @@ type registryJSON struct {
 	Status engine.RegistryStatus `json:"status"`
 }
 
-// handleRegistries lists every registry, sorted by name, with spec and status read in one
-// pipelined round trip. Policies have no registry kind, so every authenticated caller sees
-// every registry, as in the original.
+// handleRegistries lists the registries the caller may see (policy.Registries: the
+// `registries` entries of its policies, every registry when none has one), sorted by name,
+// with spec and status read in one pipelined round trip. A registry's availability is its
+// status (available, health, message): registry alerts are not repeated elsewhere.
 func (s *server) handleRegistries() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		win, err := parseWindow(r, 0)
@@ -26,13 +28,22 @@ func (s *server) handleRegistries() http.Handler {
 			writeErr(w, r, s.Logger, err)
 			return
 		}
+		c, err := s.caller(r)
+		if err != nil {
+			writeErr(w, r, s.Logger, err)
+			return
+		}
+		access := policy.Registries(c.policies, c.now)
 		ctx := r.Context()
 		names, err := s.Store.RegistryNames(ctx)
 		if err != nil {
 			writeErr(w, r, s.Logger, err)
 			return
 		}
-		names = cut(w, r, names, win)
+		if !access.Restricted() {
+			// Everything is visible: read only the window.
+			names = cut(w, r, names, win)
+		}
 		k := s.Store.Keys()
 		specs := make([]*redis.StringCmd, len(names))
 		statuses := make([]*redis.StringCmd, len(names))
@@ -54,19 +65,25 @@ func (s *server) handleRegistries() http.Handler {
 				writeErr(w, r, s.Logger, err)
 				return
 			}
+			e := registryJSON{Name: n, Status: engine.RegistryStatus{Health: engine.HealthUnknown, Message: "Status unavailable"}}
+			if spec != nil {
+				e.Spec = *spec
+			}
+			if !access.Allows(n, e.Spec.Labels) {
+				continue
+			}
 			st, err := decodeInto[engine.RegistryStatus](statuses[i], fmt.Sprintf("status of registry %q", n))
 			if err != nil {
 				writeErr(w, r, s.Logger, err)
 				return
 			}
-			e := registryJSON{Name: n, Status: engine.RegistryStatus{Health: engine.HealthUnknown, Message: "Status unavailable"}}
-			if spec != nil {
-				e.Spec = *spec
-			}
 			if st != nil {
 				e.Status = *st
 			}
 			out = append(out, e)
+		}
+		if access.Restricted() {
+			out = cut(w, r, out, win)
 		}
 		writeJSON(w, r, http.StatusOK, out)
 	})

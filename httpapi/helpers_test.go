@@ -59,6 +59,12 @@ type env struct {
 // newEnv builds the API over the test Redis; reviewer may be nil.
 func newEnv(t *testing.T, reviewer TokenReviewer) *env {
 	t.Helper()
+	return newEnvGroups(t, reviewer, nil)
+}
+
+// newEnvGroups is newEnv with a group resolver (nil for none).
+func newEnvGroups(t *testing.T, reviewer TokenReviewer, groups GroupResolver) *env {
+	t.Helper()
 	r := testenv.NewRedis(t)
 	client := redis.NewClient(&redis.Options{Addr: r.Addr})
 	t.Cleanup(func() { client.Close() })
@@ -70,7 +76,7 @@ func newEnv(t *testing.T, reviewer TokenReviewer) *env {
 		HeaderUser: "X-Forwarded-User", HeaderEmail: "X-Forwarded-Email", HeaderGroups: "X-Forwarded-Groups",
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix(proxyAddr + "/32")},
 		Secret:         "s3cret", SecretHeader: "X-Proxy-Secret",
-		Reviewer: reviewer, CacheTTL: time.Minute,
+		Reviewer: reviewer, CacheTTL: time.Minute, Groups: groups,
 	})
 	sources := NewRedisSources(client, st.Keys())
 	h, srv := newServer(Deps{

@@ -69,15 +69,24 @@ func cut[T any](w http.ResponseWriter, r *http.Request, items []T, win window) [
 	end := len(items)
 	if win.limit > 0 && win.offset+win.limit < end {
 		end = win.offset + win.limit
-		token := encodeContinue(end)
-		q := r.URL.Query()
-		q.Set("continue", token)
-		w.Header().Set("X-Continue", token)
-		w.Header().Set("Link", fmt.Sprintf("<%s?%s>; rel=\"next\"", r.URL.Path, q.Encode()))
 	}
+	announce(w, r, win, len(items))
 	out := items[win.offset:end]
 	if out == nil {
 		out = []T{}
 	}
 	return out
+}
+
+// announce sets the X-Continue and Link headers when a list of length total (or at least
+// total, as far as it was read) goes on after the window.
+func announce(w http.ResponseWriter, r *http.Request, win window, total int) {
+	if win.limit <= 0 || win.offset >= total || win.offset+win.limit >= total {
+		return
+	}
+	token := encodeContinue(win.offset + win.limit)
+	q := r.URL.Query()
+	q.Set("continue", token)
+	w.Header().Set("X-Continue", token)
+	w.Header().Set("Link", fmt.Sprintf("<%s?%s>; rel=\"next\"", r.URL.Path, q.Encode()))
 }

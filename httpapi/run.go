@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/clusterpulse/clusterpulse/engine/envconf"
 	"io"
 	"log/slog"
 	"net"
@@ -14,8 +13,10 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/clusterpulse/clusterpulse/engine/envconf"
 	"github.com/clusterpulse/clusterpulse/engine/kube"
 	"github.com/clusterpulse/clusterpulse/engine/policy"
 	"github.com/clusterpulse/clusterpulse/engine/store"
@@ -73,20 +74,29 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		TrustedProxies: proxies, Secret: cfg.TrustedProxySecret, SecretHeader: cfg.TrustedProxySecretHeader,
 		CacheTTL: time.Duration(cfg.TokenCacheTTLSeconds) * time.Second,
 	}
-	if cfg.TokenReview {
+	if cfg.TokenReview || cfg.OpenShiftGroups {
 		var hub kube.HubConfig
 		if err := envconf.Load(getenv, &hub); err != nil {
 			return fmt.Errorf("read hub configuration: %w", err)
 		}
 		rc, err := hub.RESTConfig()
 		if err != nil {
-			return fmt.Errorf("hub configuration for token review: %w", err)
+			return fmt.Errorf("hub configuration: %w", err)
 		}
-		cs, err := kubernetes.NewForConfig(rc)
-		if err != nil {
-			return fmt.Errorf("hub client for token review: %w", err)
+		if cfg.TokenReview {
+			cs, err := kubernetes.NewForConfig(rc)
+			if err != nil {
+				return fmt.Errorf("hub client for token review: %w", err)
+			}
+			authOpts.Reviewer = KubeTokenReviewer{Client: cs}
 		}
-		authOpts.Reviewer = KubeTokenReviewer{Client: cs}
+		if cfg.OpenShiftGroups {
+			dc, err := dynamic.NewForConfig(rc)
+			if err != nil {
+				return fmt.Errorf("hub client for OpenShift groups: %w", err)
+			}
+			authOpts.Groups = NewOpenShiftGroups(dc, OpenShiftGroupOptions{CacheTTL: time.Duration(cfg.GroupCacheTTLSeconds) * time.Second})
+		}
 	}
 	pstore := policy.NewStore(st.Client(), st.Keys())
 	cache := policy.NewCache(pstore, policy.CacheOptions{TTL: cfg.rbacCacheTTL()})

@@ -49,6 +49,8 @@ type Deps struct {
 type server struct {
 	Deps
 	metrics *selfMetrics
+	// nodeChunk is how many nodes a filtered node list reads per round trip.
+	nodeChunk int
 	// routeErrs collects routes registered without a spec operation (a bug caught by tests).
 	routeErrs []error
 }
@@ -67,7 +69,7 @@ func newServer(d Deps) (http.Handler, *server) {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &server{Deps: d, metrics: newSelfMetrics()}
+	s := &server{Deps: d, metrics: newSelfMetrics(), nodeChunk: defaultNodeChunk}
 	r := chi.NewRouter()
 	r.Use(withRequestID, observe(d.Logger, s.metrics), recoverer(d.Logger), timeout(requestTimeout),
 		cors(d.CORSOrigins), securityHeaders, compress)

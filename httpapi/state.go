@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -124,12 +125,14 @@ type detailWant struct {
 	NodesAndCounts bool // nodes, namespaces and namespace counts
 }
 
-// readDetails reads the details of the named clusters in one round trip.
+// readDetails reads the details of the named clusters in one round trip, and a second one
+// for the nodes of the clusters that need them.
 func (s *server) readDetails(ctx context.Context, names []string, want []detailWant) ([]clusterDetail, error) {
 	k := s.Store.Keys()
 	type cmds struct {
 		ops, opsSummary, namespaces, counts *redis.StringCmd
 		nodeNames                           *redis.StringSliceCmd
+		nodes                               []*redis.StringCmd
 	}
 	all := make([]cmds, len(names))
 	_, err := s.Store.Client().Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -142,12 +145,38 @@ func (s *server) readDetails(ctx context.Context, names []string, want []detailW
 			if want[i].NodesAndCounts {
 				all[i].namespaces = p.Get(ctx, k.Namespaces(n))
 				all[i].counts = p.Get(ctx, k.NamespaceCounts(n))
+				all[i].nodeNames = p.SMembers(ctx, k.Nodes(n))
 			}
 		}
 		return nil
 	})
 	if err := pipelineErr("read cluster details", err); err != nil {
 		return nil, err
+	}
+	// The nodes of every cluster that needs them, in a second round trip.
+	var nodeCmds int
+	for i := range all {
+		if all[i].nodeNames != nil {
+			nodeCmds += len(all[i].nodeNames.Val())
+		}
+	}
+	if nodeCmds > 0 {
+		_, err = s.Store.Client().Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, n := range names {
+				if all[i].nodeNames == nil {
+					continue
+				}
+				nodeNames := all[i].nodeNames.Val()
+				slices.Sort(nodeNames)
+				for _, node := range nodeNames {
+					all[i].nodes = append(all[i].nodes, p.HGet(ctx, k.Node(n, node), "current"))
+				}
+			}
+			return nil
+		})
+		if err := pipelineErr("read nodes", err); err != nil {
+			return nil, err
+		}
 	}
 	out := make([]clusterDetail, len(names))
 	for i, n := range names {
@@ -184,11 +213,19 @@ func (s *server) readDetails(ctx context.Context, names []string, want []detailW
 			if counts != nil {
 				d.NamespaceCounts, d.HasCounts = *counts, true
 			}
-			nodes, err := s.Store.Nodes(ctx, n)
-			if err != nil {
-				return nil, err
+			if err := all[i].nodeNames.Err(); err != nil && !errors.Is(err, redis.Nil) {
+				return nil, fmt.Errorf("read nodes of cluster %q: %w: %w", n, engine.ErrUnavailable, err)
 			}
-			d.Nodes = nodes
+			d.Nodes = make([]engine.Node, 0, len(all[i].nodes))
+			for _, cmd := range all[i].nodes {
+				node, err := decodeInto[engine.Node](cmd, fmt.Sprintf("node of cluster %q", n))
+				if err != nil {
+					return nil, err
+				}
+				if node != nil {
+					d.Nodes = append(d.Nodes, *node)
+				}
+			}
 		}
 		out[i] = d
 	}

@@ -65,19 +65,12 @@ type msOptions struct {
 	clusterConcurrency int
 }
 
-// msHistoryEnvHelp documents, for --help, what VM_ENABLED and VM_ENDPOINT mean to job
-// metricsource; the other VictoriaMetrics variables are described by historyEnvHelp.
-type msHistoryEnvHelp struct {
-	Enabled  bool   `envconfig:"VM_ENABLED" default:"false" desc:"write the aggregation series of every collected (cluster, source) to VictoriaMetrics"`
-	Endpoint string `envconfig:"VM_ENDPOINT" default:"http://victoriametrics:8428" desc:"base URL of VictoriaMetrics (writes go to /api/v1/import/prometheus)"`
-}
-
 func metricSourceJob() job {
 	return job{
 		name:        "metricsource",
 		summary:     "compile every MetricSource, store definitions and indexes, collect the due ones from every pull-mode cluster into Redis and VictoriaMetrics; status patched",
 		concurrency: msConcurrency,
-		env:         []any{msHistoryEnvHelp{}, historyEnvHelp{}},
+		env:         []any{history.Config{}},
 		setup: func(fs *flag.FlagSet) func(context.Context, *runner) error {
 			o := msOptions{}
 			fs.IntVar(&o.clusterConcurrency, "cluster-concurrency", DefaultClusterConcurrency, "clusters one source is collected from at the same time")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -48,25 +49,12 @@ type pullOptions struct {
 	breakerCooldown time.Duration
 }
 
-// historyEnvHelp documents, for --help, the VictoriaMetrics variables job pull reads into a
-// history.Config (which has no descriptions of its own). A test keeps the two in step.
-type historyEnvHelp struct {
-	Enabled       bool          `envconfig:"VM_ENABLED" default:"false" desc:"write cluster, node and operator series to VictoriaMetrics"`
-	Endpoint      string        `envconfig:"VM_ENDPOINT" default:"http://victoriametrics:8428" desc:"base URL of VictoriaMetrics (writes go to /api/v1/import/prometheus)"`
-	QueryEndpoint string        `envconfig:"VM_QUERY_ENDPOINT" desc:"base URL for queries (not used by jobs; validated when set)"`
-	Timeout       time.Duration `envconfig:"VM_TIMEOUT" default:"10s" desc:"timeout of one VictoriaMetrics request"`
-	WriteAttempts int           `envconfig:"VM_WRITE_ATTEMPTS" default:"3" desc:"attempts of one VictoriaMetrics write"`
-	Username      string        `envconfig:"VM_USERNAME" desc:"VictoriaMetrics basic auth user"`
-	Password      string        `envconfig:"VM_PASSWORD" desc:"VictoriaMetrics basic auth password"`
-	BearerToken   string        `envconfig:"VM_BEARER_TOKEN" desc:"VictoriaMetrics bearer token (instead of basic auth)"`
-}
-
 func pullJob() job {
 	return job{
 		name:        "pull",
 		summary:     "collect every due ClusterConnection (nodes, pods, metrics, namespaces, info, operators) into Redis and VictoriaMetrics; status patched",
 		concurrency: 10,
-		env:         []any{historyEnvHelp{}},
+		env:         []any{history.Config{}, collectorEnv{}},
 		setup: func(fs *flag.FlagSet) func(context.Context, *runner) error {
 			o := pullOptions{}
 			fs.DurationVar(&o.forDuration, "for", 0, "repeat passes until this `duration` is used up, sleeping until the next cluster is due (0: one pass)")
@@ -84,6 +72,7 @@ type puller struct {
 	o    pullOptions
 	br   *breaker
 	hist *history.Writer // nil when VM_ENABLED is false
+	inst *installer      // installs the collector of push clusters (install.go)
 }
 
 // runPull runs job pull: one pass, or passes until --for is used up.
@@ -102,7 +91,15 @@ func runPull(ctx context.Context, r *runner, o pullOptions) error {
 	if err := loadEnv(r.getenv, &hc); err != nil {
 		return cannotRun("configuration unusable: %w", err)
 	}
-	p := &puller{r: r, o: o, br: newBreaker(r.store, o.breakerFailures, o.breakerCooldown)}
+	var ce collectorEnv
+	if err := loadEnv(r.getenv, &ce); err != nil {
+		return cannotRun("configuration unusable: %w", err)
+	}
+	if err := ce.validate(); err != nil {
+		return cannotRun("configuration unusable: %w", err)
+	}
+	p := &puller{r: r, o: o, br: newBreaker(r.store, o.breakerFailures, o.breakerCooldown),
+		inst: &installer{env: ce, store: r.store, now: r.now}}
 	if hc.Enabled {
 		if err := hc.Validate(); err != nil {
 			return cannotRun("configuration unusable: %w", err)
@@ -250,8 +247,9 @@ func clusterSpec(cc *kube.ClusterConnection) engine.ClusterSpec {
 
 // cluster is the work on one cluster: a push cluster whose collector is present is left to
 // it (only its spec is stored); any other cluster is pulled, unless its circuit breaker is
-// open. The outcome is stored in Redis and patched into the ClusterConnection status, on
-// success and on failure.
+// open. Once the connection test passed, a push cluster gets its collector installed or
+// upgraded and a pull cluster loses the one job pull installed (install.go). The outcome is
+// stored in Redis and patched into the ClusterConnection status, on success and on failure.
 func (p *puller) cluster(ctx context.Context, cc *kube.ClusterConnection) result {
 	spec := clusterSpec(cc)
 	var notes []string
@@ -281,6 +279,18 @@ func (p *puller) cluster(ctx context.Context, cc *kube.ClusterConnection) result
 	}
 
 	res, err := p.collect(ctx, cc, spec)
+	// The collector is installed (push) or removed (pull) only on a cluster just reached.
+	var change collectorChange
+	if res.reachable {
+		if spec.CollectionMode == engine.CollectionModePush {
+			change = p.ensureCollector(ctx, cc)
+		} else {
+			change.note = p.removeCollector(ctx, cc)
+		}
+		if change.note != "" {
+			notes = append(notes, change.note)
+		}
+	}
 	if err != nil {
 		if res.contacted {
 			if n, berr := p.br.failure(context.WithoutCancel(ctx), cc.Name, p.r.now(), err); berr != nil {
@@ -289,7 +299,7 @@ func (p *puller) cluster(ctx context.Context, cc *kube.ClusterConnection) result
 				notes = append(notes, fmt.Sprintf("circuit breaker open after %d consecutive failures", n))
 			}
 		}
-		return p.record(ctx, cc, spec, pullOutcome{state: res.state, err: err, notes: notes})
+		return p.record(ctx, cc, spec, pullOutcome{state: res.state, err: err, notes: notes, collectorVersion: change.version})
 	}
 	if berr := p.br.success(context.WithoutCancel(ctx), cc.Name); berr != nil {
 		notes = append(notes, berr.Error())
@@ -297,7 +307,7 @@ func (p *puller) cluster(ctx context.Context, cc *kube.ClusterConnection) result
 	for _, part := range sortedKeys(res.partErrors) {
 		notes = append(notes, "partial: "+part+": "+res.partErrors[part].Error())
 	}
-	return p.record(ctx, cc, spec, pullOutcome{state: res.state, notes: notes, collected: true, took: res.took})
+	return p.record(ctx, cc, spec, pullOutcome{state: res.state, notes: notes, collected: true, took: res.took, collectorVersion: change.version})
 }
 
 // collected is what the contact with one cluster produced.
@@ -305,7 +315,9 @@ type collected struct {
 	state engine.ClusterState
 	// contacted is true when the cluster's API was tried (so the failure counts in the
 	// circuit breaker); false for failures on the hub side, such as a missing Secret.
-	contacted  bool
+	contacted bool
+	// reachable is true when the connection test passed.
+	reachable  bool
 	partErrors map[string]error
 	took       time.Duration
 }
@@ -335,6 +347,7 @@ func (p *puller) collect(ctx context.Context, cc *kube.ClusterConnection, spec e
 	if err != nil {
 		return out, fmt.Errorf("connection test (%s): %w", describeContactError(err), err)
 	}
+	out.reachable = true
 	res, err := col.Collect(ctx, collect.Options{APIURL: spec.Endpoint, Now: p.r.now})
 	out.took = time.Since(start)
 	if res != nil {
@@ -376,6 +389,8 @@ type pullOutcome struct {
 	notes     []string
 	collected bool
 	took      time.Duration
+	// collectorVersion is the version of the collector installed in this run, if any.
+	collectorVersion string
 }
 
 // record stores the outcome of one cluster in one WriteCluster (spec, status, the collected
@@ -429,7 +444,11 @@ func (p *puller) record(ctx context.Context, cc *kube.ClusterConnection, spec en
 	if err := r.store.WriteCluster(wctx, cc.Name, st); err != nil {
 		recErrs = append(recErrs, err)
 	}
-	if err := r.hub.PatchStatus(wctx, kube.ClusterConnectionsGVR, cc.Name, clusterStatusPatch(status, st, spec.CollectionMode)); err != nil {
+	patch := clusterStatusPatch(status, st, spec.CollectionMode)
+	if cs, ok := patch["collectorStatus"].(map[string]any); ok && o.collectorVersion != "" {
+		cs["version"] = o.collectorVersion
+	}
+	if err := r.hub.PatchStatus(wctx, kube.ClusterConnectionsGVR, cc.Name, patch); err != nil {
 		recErrs = append(recErrs, err)
 	}
 
@@ -478,11 +497,18 @@ func (p *puller) pushActive(ctx context.Context, cc *kube.ClusterConnection, spe
 	if err := r.store.WriteCluster(wctx, cc.Name, engine.ClusterState{Spec: &spec, Status: status}); err != nil {
 		errs = append(errs, err)
 	}
-	patch := map[string]any{"collectorStatus": map[string]any{"connected": true}}
-	if err := r.hub.PatchStatus(wctx, kube.ClusterConnectionsGVR, cc.Name, patch); err != nil {
+	change := p.upgradeCollector(ctx, cc)
+	collector := map[string]any{"connected": true}
+	if change.version != "" {
+		collector["version"] = change.version
+	}
+	if err := r.hub.PatchStatus(wctx, kube.ClusterConnectionsGVR, cc.Name, map[string]any{"collectorStatus": collector}); err != nil {
 		errs = append(errs, err)
 	}
 	detail := "collector present, collection left to it"
+	if change.note != "" {
+		detail += "; " + change.note
+	}
 	if err := errors.Join(errs...); err != nil {
 		return result{detail: detail + "; not fully recorded: " + err.Error(), failed: true}
 	}
@@ -546,13 +572,20 @@ func (p *puller) reportInvalid(ctx context.Context, b *kube.DecodeError) {
 }
 
 // removeGone deletes the Redis state (and the circuit breaker) of the clusters of this shard
-// that are in clusters:all but have no ClusterConnection any more.
+// that are in clusters:all but have no ClusterConnection any more, and removes the collectors
+// job pull installed for them (removeGoneCollector).
 func (p *puller) removeGone(ctx context.Context, present map[string]bool) error {
 	names, err := p.r.store.ClusterNames(ctx)
 	if err != nil {
 		return cannotRun("redis unusable: %w", err)
 	}
-	for _, n := range names {
+	installed, err := p.r.store.CollectorInstallClusters(ctx)
+	if err != nil {
+		return cannotRun("redis unusable: %w", err)
+	}
+	names = append(names, installed...)
+	sort.Strings(names)
+	for _, n := range slices.Compact(names) {
 		if present[n] || !p.r.shard.Owns(n) {
 			continue
 		}
@@ -564,7 +597,11 @@ func (p *puller) removeGone(ctx context.Context, present map[string]bool) error 
 		if err := p.br.success(ctx, n); err != nil {
 			p.r.log.Warn("delete circuit breaker of removed cluster", "cluster", n, "err", err)
 		}
-		p.r.record(n, outcomeDeleted, start, "ClusterConnection gone, state removed from Redis")
+		detail := "ClusterConnection gone, state removed from Redis"
+		if note := p.removeGoneCollector(ctx, n); note != "" {
+			detail += "; " + note
+		}
+		p.r.record(n, outcomeDeleted, start, detail)
 	}
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/clusterpulse/clusterpulse/engine"
-	"github.com/clusterpulse/clusterpulse/engine/history"
 	"github.com/clusterpulse/clusterpulse/engine/kube"
 )
 
@@ -169,24 +167,6 @@ func TestDescribeContactError(t *testing.T) {
 				t.Errorf("describeContactError(%q) = %q, want %q", tt.err, got, tt.want)
 			}
 		})
-	}
-}
-
-// TestHistoryEnvHelp keeps the --help description of the VictoriaMetrics variables in step
-// with history.Config: same variables, same defaults.
-func TestHistoryEnvHelp(t *testing.T) {
-	vars := func(v any) map[string]string {
-		out := map[string]string{}
-		rt := reflect.TypeOf(v)
-		for i := 0; i < rt.NumField(); i++ {
-			if name := rt.Field(i).Tag.Get("envconfig"); name != "" {
-				out[name] = rt.Field(i).Tag.Get("default")
-			}
-		}
-		return out
-	}
-	if d := cmp.Diff(vars(history.Config{}), vars(historyEnvHelp{})); d != "" {
-		t.Errorf("historyEnvHelp differs from history.Config (-config +help):\n%s", d)
 	}
 }
 

@@ -2,8 +2,6 @@ package ingester
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,61 +10,27 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/clusterpulse/clusterpulse/engine"
 	"github.com/clusterpulse/clusterpulse/engine/kube"
 	"github.com/clusterpulse/clusterpulse/engine/store"
 )
 
-// MinTokenLength is the shortest collector token RegisterToken accepts. Tokens are generated
-// (32 random bytes, hex), never chosen by people, so a short one is a mistake.
-const MinTokenLength = 32
+// MinTokenLength is the shortest collector token RegisterToken accepts
+// (store.MinCollectorTokenLength).
+const MinTokenLength = store.MinCollectorTokenLength
 
-// TokenKey returns the Redis key that maps collector token to its cluster:
-// collector:token:{hex sha256 of the token} (after the store's key prefix). Only the hash is
-// ever stored, so reading Redis does not reveal a token.
-func TokenKey(k store.Keys, token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return k.Prefix + "collector:token:" + hex.EncodeToString(sum[:])
-}
-
-// RegisterToken binds token to cluster: from now on the ingester accepts token for cluster and
-// for no other. Several tokens may be bound to one cluster at once, which is how a token is
-// rotated without downtime (register the new one, roll the collector, revoke the old one).
-// job pull calls it when it installs a collector; tests call it directly.
+// RegisterToken binds token to cluster (store.RegisterCollectorToken, the key
+// collector:token:{sha256}): from now on the ingester accepts token for cluster and for no
+// other. job pull registers the token of each collector it installs; tests call this.
 func RegisterToken(ctx context.Context, st *store.Store, cluster, token string) error {
-	if cluster == "" {
-		return fmt.Errorf("register collector token: empty cluster name: %w", engine.ErrInvalid)
-	}
-	if len(token) < MinTokenLength {
-		return fmt.Errorf("register collector token of cluster %q: token shorter than %d characters: %w", cluster, MinTokenLength, engine.ErrInvalid)
-	}
-	if err := st.Client().Set(ctx, TokenKey(st.Keys(), token), cluster, 0).Err(); err != nil {
-		return fmt.Errorf("register collector token of cluster %q: %w: %w", cluster, engine.ErrUnavailable, err)
-	}
-	return nil
+	return st.RegisterCollectorToken(ctx, cluster, token)
 }
 
-// RevokeToken removes token; the ingester rejects it from then on. Revoking an unknown token is
-// not an error.
+// RevokeToken removes token (store.RevokeCollectorToken); the ingester rejects it from then
+// on. Revoking an unknown token is not an error.
 func RevokeToken(ctx context.Context, st *store.Store, token string) error {
-	if err := st.Client().Del(ctx, TokenKey(st.Keys(), token)).Err(); err != nil {
-		return fmt.Errorf("revoke collector token: %w: %w", engine.ErrUnavailable, err)
-	}
-	return nil
-}
-
-// tokenCluster returns the cluster token is bound to, or "" when it is unknown.
-func tokenCluster(ctx context.Context, st *store.Store, token string) (string, error) {
-	c, err := st.Client().Get(ctx, TokenKey(st.Keys(), token)).Result()
-	if errors.Is(err, redis.Nil) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("look up collector token: %w: %w", engine.ErrUnavailable, err)
-	}
-	return c, nil
+	return st.RevokeCollectorToken(ctx, token)
 }
 
 // bearerToken returns the token of an "Authorization: Bearer <token>" header, or "".
@@ -147,7 +111,7 @@ func (a *authorizer) authorize(ctx context.Context, token string) (string, error
 	if token == "" {
 		return "", connect.NewError(connect.CodeUnauthenticated, errors.New("missing collector token (Authorization: Bearer <token>)"))
 	}
-	cluster, err := tokenCluster(ctx, a.store, token)
+	cluster, err := a.store.CollectorTokenCluster(ctx, token)
 	if err != nil {
 		return "", toConnectError(err)
 	}

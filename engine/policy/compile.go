@@ -55,10 +55,10 @@ const (
 const serviceAccountPrefix = "system:serviceaccount:"
 
 // IsBuiltin reports whether kind is one of the built-in resource kinds (nodes, namespaces,
-// operators, pods, events, alerts).
+// operators, pods, events, alerts) or the fleet-level kind registries: never a MetricSource type.
 func IsBuiltin(kind string) bool {
 	switch kind {
-	case KindNodes, KindNamespaces, KindOperators, KindPods, KindEvents, KindAlerts:
+	case KindNodes, KindNamespaces, KindOperators, KindPods, KindEvents, KindAlerts, KindRegistries:
 		return true
 	}
 	return false
