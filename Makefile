@@ -30,8 +30,10 @@ generate: ## regenerate deploy/crds and deepcopy from engine/kube, and connect/g
 	@$(SCRIPTS)/generate-crds.sh
 	@$(SCRIPTS)/generate-proto.sh
 
-bench: ## run the comparative benchmarks and print ours vs the baseline of the same run (see BENCHMARKS.md)
+bench: ## run every benchmark and print ours next to the baseline of the same run (see BENCHMARKS.md; takes ~15 min)
 	@$(SCRIPTS)/bench.sh
+	@$(SCRIPTS)/bench-api.sh
+	@$(SCRIPTS)/bench-pull.sh
 
 build: ## build the clusterpulse binary into bin/
 	go build -trimpath -o bin/clusterpulse .
