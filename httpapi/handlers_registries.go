@@ -20,7 +20,8 @@ type registryJSON struct {
 // handleRegistries lists the registries the caller may see (policy.Registries: the
 // `registries` entries of its policies, every registry when none has one), sorted by name,
 // with spec and status read in one pipelined round trip. A registry's availability is its
-// status (available, health, message): registry alerts are not repeated elsewhere.
+// status (available, health, message); unavailable and degraded registries are also alerts of
+// GET /api/v1/alerts.
 func (s *server) handleRegistries() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		win, err := parseWindow(r, 0)

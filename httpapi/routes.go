@@ -20,6 +20,7 @@ func (s *server) routes(g *registrar) {
 	g.handle(post, "/api/v1/auth/cache/clear", required, s.handleCacheClear())
 
 	g.handle(get, "/api/v1/registries/status", required, s.handleRegistries())
+	g.handle(get, "/api/v1/alerts", required, s.handleFleetAlerts())
 
 	g.handle(get, "/api/v1/clusters", required, s.handleClusters())
 	g.handle(get, "/api/v1/clusters/{name}", required, s.handleCluster())
