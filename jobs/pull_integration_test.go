@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,13 +29,16 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/clusterpulse/clusterpulse/engine"
 	"github.com/clusterpulse/clusterpulse/engine/collect"
@@ -369,24 +373,345 @@ func benchPod(ns string, nodes []string, j int) (*corev1.Pod, corev1.PodPhase) {
 	return p, phase
 }
 
+// createWithStatus creates obj through ri and then writes its status through the status
+// subresource, as the controller owning such an object would.
+func createWithStatus(ctx context.Context, ri dynamic.ResourceInterface, obj map[string]any) (*unstructured.Unstructured, error) {
+	u := &unstructured.Unstructured{Object: obj}
+	status, hasStatus := obj["status"]
+	created, err := ri.Create(ctx, u, metav1.CreateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("create %s %s: %w", u.GetKind(), u.GetName(), err)
+	}
+	if !hasStatus {
+		return created, nil
+	}
+	created.Object["status"] = status
+	updated, err := ri.UpdateStatus(ctx, created, metav1.UpdateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("update status of %s %s: %w", u.GetKind(), u.GetName(), err)
+	}
+	return updated, nil
+}
+
+// seedOLM creates four Subscriptions and their ClusterServiceVersions in the managed
+// namespace: a cluster-wide operator, one scoped to its own namespace, one still installing
+// with a WATCH_NAMESPACE override, and one whose CSV is an OLM copy (which the job's LIST
+// leaves out, so the operator shows as Unknown). It returns the creation time of each CSV the
+// job reads, by CSV name.
+func (e *pullEnv) seedOLM(t *testing.T) map[string]time.Time {
+	t.Helper()
+	ctx := context.Background()
+	dc, ns := e.managed.Dynamic, e.managed.Namespace
+	subs, csvs := dc.Resource(collect.SubscriptionGVR).Namespace(ns), dc.Resource(collect.CSVGVR).Namespace(ns)
+	all := []string{"OwnNamespace", "SingleNamespace", "MultiNamespace", "AllNamespaces"}
+	ops := []struct {
+		pkg, csv, display, version, provider, phase string
+		modes                                       []string       // supported install modes
+		annotations                                 map[string]any // of the CSV
+		watch                                       string         // WATCH_NAMESPACE of the subscription
+		installing, copied                          bool           // only currentCSV set; CSV labelled olm.copiedFrom
+	}{
+		{pkg: "cert-manager", csv: "cert-manager.v1.16.2", display: "cert-manager", version: "1.16.2", provider: "CNCF", phase: "Succeeded",
+			modes: all, annotations: map[string]any{"olm.targetNamespaces": ""}},
+		{pkg: "grafana-operator", csv: "grafana-operator.v5.15.1", display: "Grafana Operator", version: "5.15.1", provider: "Grafana Labs", phase: "Succeeded",
+			modes: all[:2], annotations: map[string]any{"olm.targetNamespaces": ns}},
+		{pkg: "strimzi-kafka-operator", csv: "strimzi-cluster-operator.v0.44.0", display: "Strimzi", version: "0.44.0", provider: "Strimzi", phase: "Installing",
+			modes: all, watch: "kafka-b, kafka-a", installing: true},
+		{pkg: "postgresql", csv: "postgresoperator.v5.7.0", display: "Crunchy Postgres for Kubernetes", version: "5.7.0", provider: "Crunchy Data", phase: "Succeeded",
+			modes: all[3:], copied: true},
+	}
+	created := map[string]time.Time{}
+	for _, o := range ops {
+		spec := map[string]any{"channel": "stable", "name": o.pkg, "source": "community-operators", "sourceNamespace": "openshift-marketplace"}
+		if o.watch != "" {
+			spec["config"] = map[string]any{"env": []any{map[string]any{"name": "WATCH_NAMESPACE", "value": o.watch}}}
+		}
+		status := map[string]any{"installedCSV": o.csv, "currentCSV": o.csv, "state": "AtLatestKnown", "lastUpdated": "2026-02-12T07:30:00Z"}
+		if o.installing {
+			status = map[string]any{"currentCSV": o.csv, "state": "UpgradePending", "lastUpdated": "2026-02-12T07:30:00Z"}
+		}
+		if _, err := createWithStatus(ctx, subs, map[string]any{
+			"apiVersion": "operators.coreos.com/v1alpha1", "kind": "Subscription",
+			"metadata": map[string]any{"name": o.pkg}, "spec": spec, "status": status,
+		}); err != nil {
+			t.Fatal(err)
+		}
+
+		var modes []any
+		for _, m := range all {
+			modes = append(modes, map[string]any{"type": m, "supported": slices.Contains(o.modes, m)})
+		}
+		meta := map[string]any{"name": o.csv}
+		if o.annotations != nil {
+			meta["annotations"] = o.annotations
+		}
+		if o.copied {
+			meta["labels"] = map[string]any{"olm.copiedFrom": "openshift-operators"}
+		}
+		csv, err := createWithStatus(ctx, csvs, map[string]any{
+			"apiVersion": "operators.coreos.com/v1alpha1", "kind": "ClusterServiceVersion", "metadata": meta,
+			"spec": map[string]any{
+				"displayName": o.display, "version": o.version, "provider": map[string]any{"name": o.provider}, "installModes": modes,
+				"icon": []any{map[string]any{"base64data": strings.Repeat("A", 2048), "mediatype": "image/svg+xml"}},
+			},
+			"status": map[string]any{"phase": o.phase, "reason": "InstallSucceeded", "lastUpdateTime": "2026-02-12T07:31:15Z"},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !o.copied {
+			created[o.csv] = csv.GetCreationTimestamp().Time
+		}
+	}
+	return created
+}
+
+// seedOpenShift gives the managed cluster three ClusterOperators named after the managed
+// namespace (one healthy, one degraded, one unavailable and progressing) and the ClusterVersion
+// "version" in the middle of an upgrade, with the namespace as channel suffix and cluster id.
+// The ClusterVersion is a singleton of the shared apiserver: the lock taken here is held until
+// the test ends, so no other test rewrites it meanwhile. It returns the ClusterOperator names.
+func (e *pullEnv) seedOpenShift(t *testing.T) []string {
+	t.Helper()
+	testenv.Lock(t, "clusterversion")
+	ctx := context.Background()
+	dc, ns := e.managed.Dynamic, e.managed.Namespace
+	cond := func(typ, status, reason, msg, at string) map[string]any {
+		return map[string]any{"type": typ, "status": status, "reason": reason, "message": msg, "lastTransitionTime": at}
+	}
+	version := func(name, v string) map[string]any { return map[string]any{"name": name, "version": v} }
+	cos := []struct {
+		name   string
+		status map[string]any
+	}{
+		{"authentication", map[string]any{
+			"conditions": []any{
+				cond("Available", "True", "AsExpected", "All is well", "2026-01-10T13:05:00Z"),
+				cond("Progressing", "False", "AsExpected", "", "2026-01-10T13:06:10Z"),
+				cond("Degraded", "False", "AsExpected", "", "2025-11-02T09:00:00Z"),
+				cond("Upgradeable", "True", "AsExpected", "", "2025-11-02T09:00:00Z"),
+			},
+			"versions": []any{version("operator", "4.17.12"), version("oauth-openshift", "4.17.12_openshift")},
+			"relatedObjects": []any{
+				map[string]any{"group": "operator.openshift.io", "resource": "authentications", "name": "cluster"},
+				map[string]any{"group": "", "resource": "namespaces", "name": "openshift-authentication"},
+			},
+		}},
+		{"ingress", map[string]any{
+			"conditions": []any{
+				cond("Available", "True", "IngressAvailable", "The \"default\" ingress controller reports Available=True.", "2026-01-10T13:02:00Z"),
+				cond("Progressing", "False", "AsExpected", "desired and current number of IngressControllers are equal", "2026-01-10T13:02:00Z"),
+				cond("Degraded", "True", "IngressDegraded", "The \"default\" ingress controller reports Degraded=True: CanaryChecksSucceeding=False", "2026-02-13T09:41:00Z"),
+			},
+			"versions": []any{version("operator", "4.17.12"), version("ingress-controller", "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:9a1b")},
+		}},
+		{"network", map[string]any{
+			"conditions": []any{
+				cond("Available", "False", "Deploying", "DaemonSet \"/openshift-multus/multus\" is not available (awaiting 2 nodes)", "2026-02-13T09:50:00Z"),
+				cond("Progressing", "True", "Deploying", "DaemonSet \"/openshift-multus/multus\" is not available (awaiting 2 nodes)", "2026-02-13T09:50:00Z"),
+				cond("Degraded", "False", "", "", "2026-01-10T13:00:00Z"),
+			},
+			"versions": []any{version("operator", "4.17.11")},
+		}},
+	}
+	ri := dc.Resource(collect.ClusterOperatorGVR)
+	names := make([]string, len(cos))
+	for i, co := range cos {
+		names[i] = ns + "-" + co.name
+	}
+	t.Cleanup(func() {
+		for _, n := range names {
+			_ = ri.Delete(context.Background(), n, metav1.DeleteOptions{})
+		}
+	})
+	for i, co := range cos {
+		if _, err := createWithStatus(ctx, ri, map[string]any{
+			"apiVersion": "config.openshift.io/v1", "kind": "ClusterOperator",
+			"metadata": map[string]any{"name": names[i]}, "spec": map[string]any{}, "status": co.status,
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	cvs := dc.Resource(collect.ClusterVersionGVR)
+	spec := map[string]any{"channel": "stable-" + ns, "clusterID": ns}
+	status := map[string]any{
+		"desired":          map[string]any{"version": "4.17.14", "image": "quay.io/openshift-release-dev/ocp-release@sha256:7d2e"},
+		"availableUpdates": []any{map[string]any{"version": "4.17.15", "image": "quay.io/openshift-release-dev/ocp-release@sha256:81aa"}},
+		"history": []any{
+			map[string]any{"state": "Partial", "version": "4.17.14", "startedTime": "2026-02-13T09:30:00Z", "verified": true},
+			map[string]any{"state": "Completed", "version": "4.17.12", "startedTime": "2026-01-10T12:00:00Z", "completionTime": "2026-01-10T13:12:44Z"},
+		},
+		"conditions": []any{
+			cond("Available", "True", "", "Done applying 4.17.12", "2026-01-10T13:12:44Z"),
+			cond("Failing", "False", "", "", "2026-02-13T09:30:05Z"),
+			cond("Progressing", "True", "", "Working towards 4.17.14: 512 of 890 done (57% complete)", "2026-02-13T09:30:00Z"),
+			cond("RetrievedUpdates", "True", "", "", "2026-02-13T09:00:00Z"),
+		},
+		"observedGeneration": int64(2),
+		"versionHash":        "kX1v6Cxd1Mw=",
+	}
+	testenv.Eventually(t, 30*time.Second, func() error {
+		cv, err := cvs.Get(ctx, collect.ClusterVersionName, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			_, err = createWithStatus(ctx, cvs, map[string]any{
+				"apiVersion": "config.openshift.io/v1", "kind": "ClusterVersion",
+				"metadata": map[string]any{"name": collect.ClusterVersionName}, "spec": spec, "status": status,
+			})
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		cv.Object["spec"] = spec
+		if cv, err = cvs.Update(ctx, cv, metav1.UpdateOptions{}); err != nil {
+			return err
+		}
+		cv.Object["status"] = status
+		_, err = cvs.UpdateStatus(ctx, cv, metav1.UpdateOptions{})
+		return err
+	})
+	return names
+}
+
 // pullGolden is the part of the Redis content of one pulled cluster that depends only on the
 // test's own objects (the apiserver is shared: other tests' nodes and namespaces are left out).
 type pullGolden struct {
 	Spec            engine.ClusterSpec       `json:"spec"`
 	Nodes           []engine.Node            `json:"nodes"`
 	NamespaceCounts []engine.NamespaceCounts `json:"namespace_counts"`
+	// Operators are the OLM operators installed in the managed namespace, CreatedAt cleared.
+	Operators []engine.Operator `json:"operators"`
+	// ClusterOperators are the test's ClusterOperators, and ClusterOperatorKeys their
+	// cluster:{c}:cluster_operator:{op} values without the timestamp.
+	ClusterOperators    []engine.ClusterOperator  `json:"cluster_operators"`
+	ClusterOperatorKeys map[string]map[string]any `json:"cluster_operator_keys"`
+	Info                *engine.ClusterInfo       `json:"info"`
+	Summaries           pullGoldenSummaries       `json:"summaries"`
 }
 
-// TestJobPull pulls a seeded cluster of 50 nodes and 1,500 pods through a least-privilege
-// token and compares the Redis content to golden JSON; checks the ClusterConnection status,
-// the event, the history series, the interval across runs, and the removal of the state of
-// clusters whose ClusterConnection is gone.
+// pullGoldenSummaries is the test's share of the cluster-wide summaries: the operator count of
+// the managed namespace and the issues about the test's ClusterOperators.
+type pullGoldenSummaries struct {
+	OperatorsInNamespace  int                           `json:"operators_in_namespace"`
+	ClusterOperatorIssues []engine.ClusterOperatorIssue `json:"cluster_operator_issues"`
+}
+
+// pulledOpenShift returns the test's part of the OLM and OpenShift content stored for
+// cluster: the operators of the managed namespace (created_at checked against the CSVs and
+// cleared), the test's ClusterOperators, their cluster:{c}:cluster_operator:{op} values
+// (timestamp checked and removed), and the cluster info.
+func (e *pullEnv) pulledOpenShift(t *testing.T, cluster string, state engine.ClusterState, csvCreated map[string]time.Time,
+	coNames []string) ([]engine.Operator, []engine.ClusterOperator, map[string]map[string]any, *engine.ClusterInfo) {
+	t.Helper()
+	var ops []engine.Operator
+	for _, o := range state.Operators {
+		if o.InstalledNamespace != e.managed.Namespace {
+			continue
+		}
+		// Zero for the operator whose CSV the job does not read.
+		if want := engine.NewTime(csvCreated[o.Name]); !o.CreatedAt.Equal(want) {
+			t.Errorf("operator %s created_at %v, want the CSV's creation time %v", o.Name, o.CreatedAt, want)
+		}
+		o.CreatedAt = engine.Time{}
+		ops = append(ops, o)
+	}
+	var cos []engine.ClusterOperator
+	for _, co := range state.ClusterOperators {
+		if slices.Contains(coNames, co.Name) {
+			cos = append(cos, co)
+		}
+	}
+	keys := map[string]map[string]any{}
+	for _, n := range coNames {
+		raw, err := e.redis.Client.Get(context.Background(), e.store.Keys().ClusterOperator(cluster, n)).Bytes()
+		if err != nil {
+			t.Errorf("cluster operator key of %s: %v", n, err)
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Errorf("cluster operator key of %s: %v", n, err)
+			continue
+		}
+		if ts, _ := m["timestamp"].(string); ts == "" {
+			t.Errorf("cluster operator key of %s without timestamp: %s", n, raw)
+		}
+		delete(m, "timestamp")
+		keys[n] = m
+	}
+	return ops, cos, keys, state.Info
+}
+
+// checkSummaries checks that the stored node, operator and ClusterOperator summaries of
+// cluster are those of the stored lists (the apiserver is shared, so their totals count other
+// tests' objects too) and returns the test's share of them.
+func (e *pullEnv) checkSummaries(t *testing.T, cluster string, state engine.ClusterState) pullGoldenSummaries {
+	t.Helper()
+	ctx := context.Background()
+	nodes, err := e.store.NodesSummary(ctx, cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops, err := e.store.OperatorsSummary(ctx, cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cos, err := e.store.ClusterOperatorsSummary(ctx, cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nodes.Timestamp.IsZero() || cos.Timestamp.IsZero() {
+		t.Errorf("summary without timestamp: nodes %v, cluster operators %v", nodes.Timestamp, cos.Timestamp)
+	}
+	want := []any{engine.SummarizeNodes(state.Nodes, time.Time{}), engine.SummarizeOperators(state.Operators),
+		engine.SummarizeClusterOperators(state.ClusterOperators, time.Time{})}
+	got := []any{nodes, ops, cos}
+	if d := cmp.Diff(want, got, cmpopts.IgnoreFields(engine.NodesSummary{}, "Timestamp"),
+		cmpopts.IgnoreFields(engine.ClusterOperatorsSummary{}, "Timestamp"), cmpopts.EquateApprox(0, 1e-9)); d != "" {
+		t.Errorf("stored summaries differ from the summaries of the stored lists (-want +got):\n%s", d)
+	}
+	share := pullGoldenSummaries{OperatorsInNamespace: ops.ByNamespace[e.managed.Namespace]}
+	for _, is := range cos.Issues {
+		if strings.HasPrefix(is.Name, e.managed.Namespace+"-") {
+			share.ClusterOperatorIssues = append(share.ClusterOperatorIssues, is)
+		}
+	}
+	return share
+}
+
+// operatorValues returns the latest value of the series name of cluster by operator label,
+// for the operators that are keys of mine (the cluster has other tests' operators too).
+func operatorValues(ctx context.Context, q *history.Querier, name, cluster string, mine map[string]float64) (map[string]float64, error) {
+	res, err := q.Query(ctx, fmt.Sprintf(`%s{%s=%q}`, name, history.LabelCluster, cluster), time.Now())
+	if err != nil {
+		return nil, err
+	}
+	got := map[string]float64{}
+	for _, s := range res.Series {
+		op := s.Metric[history.LabelOperator]
+		if _, ok := mine[op]; ok && len(s.Points) > 0 {
+			got[op] = s.Points[len(s.Points)-1].Value
+		}
+	}
+	return got, nil
+}
+
+// TestJobPull pulls a seeded cluster of 50 nodes, 1,500 pods, OLM Subscriptions and CSVs,
+// OpenShift ClusterOperators and the ClusterVersion through a least-privilege token and
+// compares the Redis content to golden JSON; checks the summaries against the stored lists,
+// the ClusterConnection status patch, the event, the history series (nodes and operators), the
+// interval across runs, and the removal of the state of clusters whose ClusterConnection is
+// gone.
 func TestJobPull(t *testing.T) {
 	e := newPullEnv(t)
 	vm := testenv.VictoriaMetricsURL(t)
 	e.env["VM_ENABLED"], e.env["VM_ENDPOINT"] = "true", vm
 	ctx := context.Background()
 	nodes := e.seedManaged(t)
+	testenv.InstallCRDs(t, filepath.Join("..", "engine", "collect", "testdata", "crds"))
+	csvCreated := e.seedOLM(t)
+	coNames := e.seedOpenShift(t)
 	cluster := e.hub.Namespace + "-prod" // unique: VictoriaMetrics is shared
 	e.goodCluster(t, cluster)
 
@@ -440,6 +765,8 @@ func TestJobPull(t *testing.T) {
 	if len(g.Nodes) != pullSeedNodes {
 		t.Fatalf("stored %d of the %d seeded nodes", len(g.Nodes), pullSeedNodes)
 	}
+	g.Operators, g.ClusterOperators, g.ClusterOperatorKeys, g.Info = e.pulledOpenShift(t, cluster, state, csvCreated, coNames)
+	g.Summaries = e.checkSummaries(t, cluster, state)
 	got, err := json.MarshalIndent(g, "", "  ")
 	if err != nil {
 		t.Fatal(err)
@@ -488,10 +815,22 @@ func TestJobPull(t *testing.T) {
 	if state.Metrics == nil || state.Metrics.Nodes < pullSeedNodes || state.Metrics.Pods < pullSeedPods || state.Namespaces == nil || state.Info == nil {
 		t.Errorf("metrics %+v, namespaces %v, info %v", state.Metrics, state.Namespaces, state.Info)
 	}
+	// The status patch says what the stored state says.
 	cst := e.ccStatus(t, cluster)
 	if cst.Phase != "Connected" || cst.Health != "healthy" || cst.Nodes < pullSeedNodes || cst.Namespaces < 2 || cst.LastSyncTime == nil ||
 		time.Since(cst.LastSyncTime.Time) > time.Minute {
 		t.Errorf("ClusterConnection status %+v", cst)
+	}
+	if state.Namespaces != nil && state.Metrics != nil && cst.LastSyncTime != nil {
+		wantMsg := fmt.Sprintf("Cluster is reachable: %d nodes, %d namespaces, %d pods", len(state.Nodes), state.Namespaces.Count, state.Metrics.Pods)
+		got := []any{cst.Message, int(cst.Nodes), int(cst.Namespaces), cst.LastSyncTime.UTC().Format(time.RFC3339)}
+		want := []any{wantMsg, len(state.Nodes), state.Namespaces.Count, state.Status.LastCheck.UTC().Format(time.RFC3339)}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("ClusterConnection status [message nodes namespaces lastSyncTime] (-want +got):\n%s", d)
+		}
+		if state.Status.Message != wantMsg {
+			t.Errorf("stored status message %q, want %q", state.Status.Message, wantMsg)
+		}
 	}
 	evs, err := e.store.Events(ctx, cluster, 0)
 	if err != nil || len(evs) != 1 || evs[0].Type != engine.EventClusterReconciled || evs[0].Data["health"] != "healthy" {
@@ -513,6 +852,37 @@ func TestJobPull(t *testing.T) {
 		}
 		if len(res.Series) != 1 || len(res.Series[0].Points) != 1 || res.Series[0].Points[0].Value < pullSeedNodes {
 			return fmt.Errorf("node series of %s: %+v", cluster, res.Series)
+		}
+		return nil
+	})
+	// Operator series: one per OLM operator of the managed namespace, and the Available bit of
+	// each of the test's ClusterOperators.
+	wantInstalled := map[string]float64{}
+	for _, o := range g.Operators {
+		wantInstalled[o.Name] = 1
+	}
+	wantAvailable := map[string]float64{}
+	for _, co := range g.ClusterOperators {
+		wantAvailable[co.Name] = 0
+		if co.Available {
+			wantAvailable[co.Name] = 1
+		}
+	}
+	testenv.Eventually(t, 20*time.Second, func() error {
+		if resp, err := http.Get(vm + "/internal/force_flush"); err == nil {
+			resp.Body.Close()
+		}
+		for _, c := range []struct {
+			name string
+			want map[string]float64
+		}{{history.OperatorInstalled, wantInstalled}, {history.ClusterOperatorAvailable, wantAvailable}} {
+			got, err := operatorValues(ctx, q, c.name, cluster, c.want)
+			if err != nil {
+				return err
+			}
+			if d := cmp.Diff(c.want, got); d != "" {
+				return fmt.Errorf("%s of %s by operator (-want +got):\n%s", c.name, cluster, d)
+			}
 		}
 		return nil
 	})
