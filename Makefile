@@ -34,6 +34,7 @@ bench: ## run every benchmark and print ours next to the baseline of the same ru
 	@$(SCRIPTS)/bench.sh
 	@$(SCRIPTS)/bench-api.sh
 	@$(SCRIPTS)/bench-pull.sh
+	@$(SCRIPTS)/bench-push.sh
 
 build: ## build the clusterpulse binary into bin/
 	go build -trimpath -o bin/clusterpulse .

@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"syscall"
 
+	"github.com/clusterpulse/clusterpulse/connect/collector"
 	"github.com/clusterpulse/clusterpulse/connect/ingester"
 	"github.com/clusterpulse/clusterpulse/engine"
 	"github.com/clusterpulse/clusterpulse/httpapi"
@@ -30,6 +31,7 @@ func commands() []command {
 	return []command{
 		{"job", "run one pass of a collection job (see `clusterpulse job --help`)", jobs.Run},
 		{"api", "serve the REST API (current state from Redis, filtered by access policies)", httpapi.Run},
+		{"collector", "run the push agent on a managed cluster (collect locally, push to the ingester)", collector.Run},
 		{"ingester", "serve the push ingester (Connect, gRPC and gRPC-Web on one port)", ingester.Run},
 		{"version", "print the version, commit and Go version", runVersion},
 		{"help", "list the subcommands", runHelp},

@@ -133,7 +133,7 @@ func convertBatch(b *collectorv1.MetricsBatch, cluster string, receivedAt time.T
 
 	scanned := b.GetOperatorsScanned()
 	if scanned || len(b.GetOperators()) > 0 {
-		ops, err := operators(b.GetOperators(), et)
+		ops, err := operators(b.GetOperators())
 		if err != nil {
 			return nil, err
 		}
@@ -402,7 +402,7 @@ func clusterInfo(ci *collectorv1.ClusterInfo) (engine.ClusterInfo, error) {
 	}, nil
 }
 
-func operators(in []*collectorv1.OperatorInfo, at engine.Time) ([]engine.Operator, error) {
+func operators(in []*collectorv1.OperatorInfo) ([]engine.Operator, error) {
 	if len(in) > maxOperators {
 		return nil, invalid("operators", "%d operators (at most %d)", len(in), maxOperators)
 	}
@@ -420,14 +420,9 @@ func operators(in []*collectorv1.OperatorInfo, at engine.Time) ([]engine.Operato
 		if err != nil {
 			return nil, err
 		}
-		// The original collectors send no times; the original then used the receive time.
-		// The batch's own time is the closest honest value.
-		if created.IsZero() {
-			created = at
-		}
-		if updated.IsZero() {
-			updated = at
-		}
+		// Times the collector does not know (original collectors send none; a CSV that is
+		// gone) stay unset, as job pull stores them: the original's receive time was not the
+		// operator's creation or update time.
 		status := o.GetStatus()
 		if status == "" {
 			status = "Unknown"
