@@ -112,21 +112,11 @@ func runMetricSource(ctx context.Context, r *runner, o msOptions) error {
 	if o.clusterConcurrency < 1 {
 		return &ExitError{Code: ExitUsage, Err: errors.New("job metricsource: --cluster-concurrency must be at least 1")}
 	}
-	m := &msRun{r: r, o: o, ctx: ctx}
-	var hc history.Config
-	if err := loadEnv(r.getenv, &hc); err != nil {
-		return cannotRun("configuration unusable: %w", err)
+	hist, err := r.historyWriter()
+	if err != nil {
+		return err
 	}
-	if hc.Enabled {
-		if err := hc.Validate(); err != nil {
-			return cannotRun("configuration unusable: %w", err)
-		}
-		w, err := history.NewWriter(hc)
-		if err != nil {
-			return cannotRun("configuration unusable: %w", err)
-		}
-		m.hist = w
-	}
+	m := &msRun{r: r, o: o, ctx: ctx, hist: hist}
 
 	sources, bad, err := r.hub.MetricSources(ctx)
 	if err != nil {

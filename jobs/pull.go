@@ -87,9 +87,9 @@ func runPull(ctx context.Context, r *runner, o pullOptions) error {
 	case o.breakerCooldown <= 0:
 		return &ExitError{Code: ExitUsage, Err: errors.New("job pull: --breaker-cooldown must be positive")}
 	}
-	var hc history.Config
-	if err := loadEnv(r.getenv, &hc); err != nil {
-		return cannotRun("configuration unusable: %w", err)
+	hist, err := r.historyWriter()
+	if err != nil {
+		return err
 	}
 	var ce collectorEnv
 	if err := loadEnv(r.getenv, &ce); err != nil {
@@ -99,17 +99,7 @@ func runPull(ctx context.Context, r *runner, o pullOptions) error {
 		return cannotRun("configuration unusable: %w", err)
 	}
 	p := &puller{r: r, o: o, br: newBreaker(r.store, o.breakerFailures, o.breakerCooldown),
-		inst: &installer{env: ce, store: r.store, now: r.now}}
-	if hc.Enabled {
-		if err := hc.Validate(); err != nil {
-			return cannotRun("configuration unusable: %w", err)
-		}
-		w, err := history.NewWriter(hc)
-		if err != nil {
-			return cannotRun("configuration unusable: %w", err)
-		}
-		p.hist = w
-	}
+		inst: &installer{env: ce, store: r.store, now: r.now}, hist: hist}
 
 	deadline := r.now().Add(o.forDuration)
 	for first := true; ; first = false {

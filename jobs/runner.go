@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/clusterpulse/clusterpulse/engine/history"
 	"io"
 	"log/slog"
 	"strings"
@@ -381,6 +382,26 @@ func (r *runner) finish(start time.Time, runErr error) {
 }
 
 // cannotRun is an *ExitError with code ExitCannotRun.
+// historyWriter reads the VictoriaMetrics configuration (history.Config) and returns its
+// writer, or nil when VM_ENABLED is off. A configuration that cannot be used stops the job.
+func (r *runner) historyWriter() (*history.Writer, error) {
+	var hc history.Config
+	if err := loadEnv(r.getenv, &hc); err != nil {
+		return nil, cannotRun("configuration unusable: %w", err)
+	}
+	if !hc.Enabled {
+		return nil, nil
+	}
+	if err := hc.Validate(); err != nil {
+		return nil, cannotRun("configuration unusable: %w", err)
+	}
+	w, err := history.NewWriter(hc)
+	if err != nil {
+		return nil, cannotRun("configuration unusable: %w", err)
+	}
+	return w, nil
+}
+
 func cannotRun(format string, args ...any) error {
 	return &ExitError{Code: ExitCannotRun, Err: fmt.Errorf(format, args...)}
 }
