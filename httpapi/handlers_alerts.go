@@ -9,7 +9,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/clusterpulse/clusterpulse/engine"
@@ -320,32 +319,16 @@ func keepSeverity(r *http.Request, alerts []alertJSON) []alertJSON {
 // handleAlerts lists the alerts derived from a cluster's state (critical first, then by type
 // and name), optionally of one severity.
 func (s *server) handleAlerts() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		win, err := parseWindow(r, 0)
+	return s.clusterAPI(0, func(r *http.Request, sc *scope) (any, error) {
+		in, err := s.readAlertInputs(r.Context(), []string{sc.h.Name})
 		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
+			return nil, err
 		}
-		c, err := s.caller(r)
-		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
-		}
-		h, d, err := s.cluster(r, c, chi.URLParam(r, "name"))
-		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
-		}
-		in, err := s.readAlertInputs(r.Context(), []string{h.Name})
-		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
-		}
-		alerts := keepSeverity(r, clusterAlerts(h, d, in[0], c.now))
+		alerts := keepSeverity(r, clusterAlerts(sc.h, sc.d, in[0], sc.c.now))
 		slices.SortStableFunc(alerts, func(a, b alertJSON) int {
 			return cmp.Or(cmp.Compare(severityRank(a.Severity), severityRank(b.Severity)), cmp.Compare(a.Type, b.Type), cmp.Compare(a.Name, b.Name))
 		})
-		writeJSON(w, r, http.StatusOK, cut(w, r, alerts, win))
+		return cut(r, sc, alerts), nil
 	})
 }
 
@@ -354,22 +337,11 @@ func (s *server) handleAlerts() http.Handler {
 // sorted by severity (critical first), cluster (registry alerts, which have none, first),
 // name, then type.
 func (s *server) handleFleetAlerts() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		win, err := parseWindow(r, 0)
-		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
-		}
-		c, err := s.caller(r)
-		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
-		}
-		ctx := r.Context()
+	return s.callerAPI(0, func(r *http.Request, sc *scope) (any, error) {
+		ctx, c := r.Context(), sc.c
 		heads, decisions, err := s.visibleClusters(ctx, c)
 		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
+			return nil, err
 		}
 		names := make([]string, len(heads))
 		for i, h := range heads {
@@ -377,13 +349,11 @@ func (s *server) handleFleetAlerts() http.Handler {
 		}
 		inputs, err := s.readAlertInputs(ctx, names)
 		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
+			return nil, err
 		}
 		alerts, err := s.registryAlerts(ctx, c)
 		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
+			return nil, err
 		}
 		for i, h := range heads {
 			alerts = append(alerts, clusterAlerts(h, decisions[i], inputs[i], c.now)...)
@@ -393,6 +363,6 @@ func (s *server) handleFleetAlerts() http.Handler {
 			return cmp.Or(cmp.Compare(severityRank(a.Severity), severityRank(b.Severity)), cmp.Compare(a.Cluster, b.Cluster),
 				cmp.Compare(a.Name, b.Name), cmp.Compare(a.Type, b.Type))
 		})
-		writeJSON(w, r, http.StatusOK, cut(w, r, alerts, win))
+		return cut(r, sc, alerts), nil
 	})
 }

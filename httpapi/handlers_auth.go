@@ -76,16 +76,11 @@ func (s *server) handleAuthPermissions() http.Handler {
 		AccessibleClusterNames []string                `json:"accessible_cluster_names"`
 		EvaluatedAt            string                  `json:"evaluated_at"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := s.caller(r)
-		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
-		}
+	return s.callerAPI(notList, func(r *http.Request, sc *scope) (any, error) {
+		c := sc.c
 		heads, _, err := s.visibleClusters(r.Context(), c)
 		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
+			return nil, err
 		}
 		a := answer{User: userOf(c.p), Clusters: map[string]clusterPerms{}, AccessibleClusterNames: []string{},
 			EvaluatedAt: c.now.UTC().Format(time.RFC3339)}
@@ -101,7 +96,7 @@ func (s *server) handleAuthPermissions() http.Handler {
 		// As in the original, total_clusters counts the accessible clusters: the size of the
 		// fleet is not the caller's business.
 		a.Summary = summary{TotalClusters: len(heads), AccessibleClusters: len(heads)}
-		writeJSON(w, r, http.StatusOK, a)
+		return a, nil
 	})
 }
 
@@ -126,12 +121,8 @@ func (s *server) handleAuthPolicies() http.Handler {
 		EvaluationOrder []string `json:"evaluation_order"`
 		RetrievedAt     string   `json:"retrieved_at"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := s.caller(r)
-		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
-		}
+	return s.callerAPI(notList, func(_ *http.Request, sc *scope) (any, error) {
+		c := sc.c
 		u := userOf(c.p)
 		a := answer{User: user{u.Username, u.Groups}, Policies: []entry{}, EvaluationOrder: []string{},
 			RetrievedAt: c.now.UTC().Format(time.RFC3339)}
@@ -141,7 +132,7 @@ func (s *server) handleAuthPolicies() http.Handler {
 			a.EvaluationOrder = append(a.EvaluationOrder, pol.Key())
 		}
 		a.TotalPolicies = len(a.Policies)
-		writeJSON(w, r, http.StatusOK, a)
+		return a, nil
 	})
 }
 
@@ -168,11 +159,11 @@ func (s *server) handleLogout() http.Handler {
 		Message  string `json:"message"`
 		Redirect string `json:"redirect,omitempty"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.api(func(r *http.Request, _ *scope) (any, error) {
 		p, _ := principalFrom(r.Context())
 		s.PolicyCache.Forget(p)
 		s.Auth.Forget(r)
-		writeJSON(w, r, http.StatusOK, answer{Message: "Logout successful", Redirect: s.LogoutRedirect})
+		return answer{Message: "Logout successful", Redirect: s.LogoutRedirect}, nil
 	})
 }
 
@@ -183,13 +174,13 @@ func (s *server) handleCacheClear() http.Handler {
 		RBACEntriesCleared int    `json:"rbac_entries_cleared"`
 		User               string `json:"user"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.api(func(r *http.Request, _ *scope) (any, error) {
 		p, _ := principalFrom(r.Context())
 		before := s.PolicyCache.Len()
 		s.PolicyCache.Forget(p)
 		cleared := max(before-s.PolicyCache.Len(), 0)
 		s.Auth.Forget(r)
-		writeJSON(w, r, http.StatusOK, answer{Message: "Cache cleared successfully", RBACEntriesCleared: cleared, User: p.Username})
+		return answer{Message: "Cache cleared successfully", RBACEntriesCleared: cleared, User: p.Username}, nil
 	})
 }
 

@@ -72,24 +72,13 @@ func (s *server) buildCluster(h clusterHead, d policy.Decision, det clusterDetai
 // handleClusters lists the clusters the caller may see, sorted by name, in two round trips
 // (heads, then the details the caller's scope needs).
 func (s *server) handleClusters() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		win, err := parseWindow(r, 0)
+	return s.callerAPI(0, func(r *http.Request, sc *scope) (any, error) {
+		heads, decisions, err := s.visibleClusters(r.Context(), sc.c)
 		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
+			return nil, err
 		}
-		c, err := s.caller(r)
-		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
-		}
-		heads, decisions, err := s.visibleClusters(r.Context(), c)
-		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
-		}
-		heads = cut(w, r, heads, win)
-		decisions = decisions[min(win.offset, len(decisions)):][:len(heads)]
+		heads = cut(r, sc, heads)
+		decisions = decisions[min(sc.win.offset, len(decisions)):][:len(heads)]
 		names := make([]string, len(heads))
 		wants := make([]detailWant, len(heads))
 		for i, h := range heads {
@@ -97,70 +86,42 @@ func (s *server) handleClusters() http.Handler {
 		}
 		dets, err := s.readDetails(r.Context(), names, wants)
 		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
+			return nil, err
 		}
 		out := make([]clusterJSON, len(heads))
 		for i, h := range heads {
 			out[i] = s.buildCluster(h, decisions[i], dets[i])
 		}
-		writeJSON(w, r, http.StatusOK, out)
+		return out, nil
 	})
 }
 
 // handleCluster returns one cluster: 403 when the caller may not see it, 404 when it may but
 // the cluster does not exist.
 func (s *server) handleCluster() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := s.caller(r)
+	return s.clusterAPI(notList, func(r *http.Request, sc *scope) (any, error) {
+		dets, err := s.readDetails(r.Context(), []string{sc.h.Name}, []detailWant{detailWantFor(sc.d)})
 		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
+			return nil, err
 		}
-		h, d, err := s.cluster(r, c, chi.URLParam(r, "name"))
-		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
-		}
-		dets, err := s.readDetails(r.Context(), []string{h.Name}, []detailWant{detailWantFor(d)})
-		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
-		}
-		writeJSON(w, r, http.StatusOK, s.buildCluster(h, d, dets[0]))
+		return s.buildCluster(sc.h, sc.d, dets[0]), nil
 	})
 }
 
 // handleNodes lists a cluster's nodes the caller may see, sorted by name, optionally
 // filtered by role and status, reading only the nodes the page needs (listNodes).
 func (s *server) handleNodes() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		win, err := parseWindow(r, 0)
+	return s.clusterAPI(0, func(r *http.Request, sc *scope) (any, error) {
+		q := nodeQuery{m: sc.d.Matcher(policy.KindNodes), role: r.URL.Query().Get("role"), status: r.URL.Query().Get("status")}
+		nodes, total, err := s.listNodes(r.Context(), sc.h.Name, q, sc.win)
 		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
-		}
-		c, err := s.caller(r)
-		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
-		}
-		h, d, err := s.cluster(r, c, chi.URLParam(r, "name"))
-		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
-		}
-		q := nodeQuery{m: d.Matcher(policy.KindNodes), role: r.URL.Query().Get("role"), status: r.URL.Query().Get("status")}
-		nodes, total, err := s.listNodes(r.Context(), h.Name, q, win)
-		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
+			return nil, err
 		}
 		if nodes == nil {
 			nodes = []engine.Node{}
 		}
-		announce(w, r, win, total)
-		writeJSON(w, r, http.StatusOK, nodes)
+		announce(r, sc, total)
+		return nodes, nil
 	})
 }
 
@@ -171,52 +132,35 @@ const metricsHistoryLimit = 100
 // rejects is 403 whether or not it exists), 404 when it does not exist. metrics_history needs
 // include_metrics=true and the viewMetrics permission; without the permission it is absent.
 func (s *server) handleNode() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := s.caller(r)
-		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
-		}
-		h, d, err := s.cluster(r, c, chi.URLParam(r, "name"))
-		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
-		}
+	return s.clusterAPI(notList, func(r *http.Request, sc *scope) (any, error) {
 		name := chi.URLParam(r, "node")
-		m := d.Matcher(policy.KindNodes)
+		m := sc.d.Matcher(policy.KindNodes)
 		denied := fmt.Errorf("access to node %s is not permitted: %w", name, engine.ErrForbidden)
 		if !m.Admits(name) {
-			writeErr(w, r, s.Logger, denied)
-			return
+			return nil, denied
 		}
-		n, err := s.Store.Node(r.Context(), h.Name, name)
+		n, err := s.Store.Node(r.Context(), sc.h.Name, name)
 		if errors.Is(err, engine.ErrNotFound) {
-			writeErr(w, r, s.Logger, fmt.Errorf("node %s not found in cluster %s: %w", name, h.Name, engine.ErrNotFound))
-			return
+			return nil, fmt.Errorf("node %s not found in cluster %s: %w", name, sc.h.Name, engine.ErrNotFound)
 		}
 		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
+			return nil, err
 		}
 		if !m.Allows(nodeObject(n)) {
-			writeErr(w, r, s.Logger, denied)
-			return
+			return nil, denied
 		}
 		body, err := json.Marshal(n)
 		if err != nil {
-			writeErr(w, r, s.Logger, fmt.Errorf("encode node %q: %w", name, err))
-			return
+			return nil, fmt.Errorf("encode node %q: %w", name, err)
 		}
 		out := map[string]json.RawMessage{}
 		if err := json.Unmarshal(body, &out); err != nil {
-			writeErr(w, r, s.Logger, fmt.Errorf("encode node %q: %w", name, err))
-			return
+			return nil, fmt.Errorf("encode node %q: %w", name, err)
 		}
-		if r.URL.Query().Get("include_metrics") == "true" && d.ViewMetrics {
-			samples, err := s.Store.NodeHistory(r.Context(), h.Name, name, metricsHistoryLimit)
+		if r.URL.Query().Get("include_metrics") == "true" && sc.d.ViewMetrics {
+			samples, err := s.Store.NodeHistory(r.Context(), sc.h.Name, name, metricsHistoryLimit)
 			if err != nil {
-				writeErr(w, r, s.Logger, err)
-				return
+				return nil, err
 			}
 			slices.Reverse(samples)
 			if samples == nil {
@@ -224,12 +168,11 @@ func (s *server) handleNode() http.Handler {
 			}
 			raw, err := json.Marshal(samples)
 			if err != nil {
-				writeErr(w, r, s.Logger, fmt.Errorf("encode metrics of node %q: %w", name, err))
-				return
+				return nil, fmt.Errorf("encode metrics of node %q: %w", name, err)
 			}
 			out["metrics_history"] = raw
 		}
-		writeJSON(w, r, http.StatusOK, out)
+		return out, nil
 	})
 }
 
@@ -245,26 +188,10 @@ func readOrEmpty[T any](v T, err error) (T, error) {
 // handleOperators lists a cluster's OLM operators the caller may see, sorted by name,
 // optionally those available in a namespace or in a CSV phase.
 func (s *server) handleOperators() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		win, err := parseWindow(r, 0)
+	return s.clusterAPI(0, func(r *http.Request, sc *scope) (any, error) {
+		ops, err := readOrEmpty(s.Store.Operators(r.Context(), sc.h.Name))
 		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
-		}
-		c, err := s.caller(r)
-		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
-		}
-		h, d, err := s.cluster(r, c, chi.URLParam(r, "name"))
-		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
-		}
-		ops, err := readOrEmpty(s.Store.Operators(r.Context(), h.Name))
-		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
+			return nil, err
 		}
 		ns, status := r.URL.Query().Get("namespace"), r.URL.Query().Get("status")
 		var picked []engine.Operator
@@ -277,9 +204,9 @@ func (s *server) handleOperators() http.Handler {
 			}
 			picked = append(picked, o)
 		}
-		out := visibleOperators(d, picked)
+		out := visibleOperators(sc.d, picked)
 		slices.SortStableFunc(out, func(a, b engine.Operator) int { return strings.Compare(a.Name, b.Name) })
-		writeJSON(w, r, http.StatusOK, cut(w, r, out, win))
+		return cut(r, sc, out), nil
 	})
 }
 
@@ -302,32 +229,15 @@ type resourceCounts struct {
 // handleNamespaces lists a cluster's namespaces the caller may see: sorted names, or objects
 // with operator and resource counts (sorted by total resources, descending, then name).
 func (s *server) handleNamespaces() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		win, err := parseWindow(r, 0)
-		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
-		}
-		c, err := s.caller(r)
-		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
-		}
-		h, d, err := s.cluster(r, c, chi.URLParam(r, "name"))
-		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
-		}
-		ctx := r.Context()
+	return s.clusterAPI(0, func(r *http.Request, sc *scope) (any, error) {
+		ctx, h, d := r.Context(), sc.h, sc.d
 		list, err := readOrEmpty(s.Store.Namespaces(ctx, h.Name))
 		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
+			return nil, err
 		}
 		counts, err := readOrEmpty(s.Store.NamespaceCounts(ctx, h.Name))
 		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
+			return nil, err
 		}
 		names := list.Namespaces
 		if len(names) == 0 {
@@ -347,15 +257,13 @@ func (s *server) handleNamespaces() http.Handler {
 		q := r.URL.Query()
 		withOps, withCounts := q.Get("with_operator_count") == "true", q.Get("with_resource_counts") == "true"
 		if !withOps && !withCounts {
-			writeJSON(w, r, http.StatusOK, cut(w, r, visible, win))
-			return
+			return cut(r, sc, visible), nil
 		}
 		var ops []engine.Operator
 		if withOps {
 			all, err := readOrEmpty(s.Store.Operators(ctx, h.Name))
 			if err != nil {
-				writeErr(w, r, s.Logger, err)
-				return
+				return nil, err
 			}
 			ops = visibleOperators(d, all)
 		}
@@ -390,7 +298,7 @@ func (s *server) handleNamespaces() http.Handler {
 		if withCounts {
 			slices.SortStableFunc(out, func(a, b namespaceJSON) int { return *b.TotalResources - *a.TotalResources })
 		}
-		writeJSON(w, r, http.StatusOK, cut(w, r, out, win))
+		return cut(r, sc, out), nil
 	})
 }
 
@@ -403,61 +311,28 @@ func eventObject(e engine.Event) policy.Object {
 
 // handleEvents lists a cluster's events, newest first (limit default 100).
 func (s *server) handleEvents() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		win, err := parseWindow(r, defaultPageSize)
+	return s.clusterAPI(defaultPageSize, func(r *http.Request, sc *scope) (any, error) {
+		events, err := s.Store.Events(r.Context(), sc.h.Name, 0)
 		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
+			return nil, err
 		}
-		c, err := s.caller(r)
-		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
-		}
-		h, d, err := s.cluster(r, c, chi.URLParam(r, "name"))
-		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
-		}
-		events, err := s.Store.Events(r.Context(), h.Name, 0)
-		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
-		}
-		out := policy.Filter(d.Matcher(policy.KindEvents), events, eventObject)
-		writeJSON(w, r, http.StatusOK, cut(w, r, out, win))
+		return cut(r, sc, policy.Filter(sc.d.Matcher(policy.KindEvents), events, eventObject)), nil
 	})
 }
 
 // handleClusterOperators lists a cluster's OpenShift ClusterOperators, sorted by name. They
 // are cluster infrastructure, visible to whoever may see the cluster.
 func (s *server) handleClusterOperators() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		win, err := parseWindow(r, 0)
+	return s.clusterAPI(0, func(r *http.Request, sc *scope) (any, error) {
+		ops, err := readOrEmpty(s.Store.ClusterOperators(r.Context(), sc.h.Name))
 		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
-		}
-		c, err := s.caller(r)
-		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
-		}
-		h, _, err := s.cluster(r, c, chi.URLParam(r, "name"))
-		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
-		}
-		ops, err := readOrEmpty(s.Store.ClusterOperators(r.Context(), h.Name))
-		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
+			return nil, err
 		}
 		if ops == nil {
 			ops = []engine.ClusterOperator{}
 		}
 		slices.SortStableFunc(ops, func(a, b engine.ClusterOperator) int { return strings.Compare(a.Name, b.Name) })
-		writeJSON(w, r, http.StatusOK, cut(w, r, ops, win))
+		return cut(r, sc, ops), nil
 	})
 }
 
@@ -470,27 +345,17 @@ func (s *server) handleClusterMetrics() http.Handler {
 		DataAgeSeconds *float64        `json:"data_age_seconds"`
 		FilterMetadata *filterMetadata `json:"filter_metadata"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := s.caller(r)
-		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
-		}
-		h, d, err := s.cluster(r, c, chi.URLParam(r, "name"))
-		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
-		}
+	return s.clusterAPI(notList, func(r *http.Request, sc *scope) (any, error) {
+		h, d := sc.h, sc.d
 		dets, err := s.readDetails(r.Context(), []string{h.Name}, []detailWant{{NodesAndCounts: restricted(d)}})
 		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
+			return nil, err
 		}
 		m, meta := scopedMetrics(d, h.Metrics, dets[0])
 		if meta == nil {
 			meta = &filterMetadata{Filtered: false, TotalNamespaces: m.Namespaces, VisibleNamespaces: m.Namespaces,
 				TotalNodes: m.Nodes, VisibleNodes: m.Nodes}
 		}
-		writeJSON(w, r, http.StatusOK, answer{ClusterMetrics: m, Cluster: h.Name, DataAgeSeconds: dataAge(h.Status, s.Now()), FilterMetadata: meta})
+		return answer{ClusterMetrics: m, Cluster: h.Name, DataAgeSeconds: dataAge(h.Status, s.Now()), FilterMetadata: meta}, nil
 	})
 }

@@ -180,39 +180,29 @@ func (s *server) handleCustomResources() http.Handler {
 		Truncated        bool                    `json:"truncated,omitempty"`
 		Aggregations     map[string]any          `json:"aggregations,omitempty"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// The page is read before the caller and the cluster, so it does not fit clusterAPI.
+	return s.api(func(r *http.Request, sc *scope) (any, error) {
 		offset, size, page, err := customPage(r)
 		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
+			return nil, err
 		}
-		c, err := s.caller(r)
-		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
-		}
-		h, d, err := s.cluster(r, c, chi.URLParam(r, "name"))
-		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
+		if err := s.begin(r, sc, notList, true); err != nil {
+			return nil, err
 		}
 		typ := chi.URLParam(r, "type")
 		ctx := r.Context()
-		src, m, err := s.customMatcher(ctx, d, typ)
+		src, m, err := s.customMatcher(ctx, sc.d, typ)
 		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
+			return nil, err
 		}
-		coll, aggs, err := s.readCustom(ctx, []string{h.Name}, src.ID)
+		coll, aggs, err := s.readCustom(ctx, []string{sc.h.Name}, src.ID)
 		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
+			return nil, err
 		}
-		a := answer{ResourceTypeName: typ, Cluster: h.Name, Items: []engine.CustomResource{},
+		a := answer{ResourceTypeName: typ, Cluster: sc.h.Name, Items: []engine.CustomResource{},
 			Pagination: paginationJSON{Page: 1, PageSize: size, TotalPages: 1}}
 		if coll[0] == nil {
-			writeJSON(w, r, http.StatusOK, a)
-			return
+			return a, nil
 		}
 		q := r.URL.Query()
 		ns := q.Get("namespace")
@@ -253,7 +243,7 @@ func (s *server) handleCustomResources() http.Handler {
 		if q.Get("include_aggregations") != "false" {
 			a.Aggregations = scopedAggregations(src, m, aggs[0], items, narrowed)
 		}
-		writeJSON(w, r, http.StatusOK, a)
+		return a, nil
 	})
 }
 
@@ -333,22 +323,11 @@ func (s *server) handleCustomTypes() http.Handler {
 		*details
 		ClustersWithData *[]string `json:"clustersWithData,omitempty"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		win, err := parseWindow(r, 0)
-		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
-		}
-		c, err := s.caller(r)
-		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
-		}
+	return s.callerAPI(0, func(r *http.Request, sc *scope) (any, error) {
 		ctx := r.Context()
-		heads, decisions, err := s.visibleClusters(ctx, c)
+		heads, decisions, err := s.visibleClusters(ctx, sc.c)
 		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
+			return nil, err
 		}
 		where := map[string][]string{} // type → clusters where the caller may see it
 		for i, h := range heads {
@@ -358,8 +337,7 @@ func (s *server) handleCustomTypes() http.Handler {
 		}
 		srcs, err := s.Sources.Enabled(ctx)
 		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
+			return nil, err
 		}
 		q := r.URL.Query()
 		withDetails, avail := q.Get("include_source_details") == "true", q.Get("include_cluster_availability") == "true"
@@ -379,8 +357,7 @@ func (s *server) handleCustomTypes() http.Handler {
 					err = json.Unmarshal(body, &shape)
 				}
 				if err != nil {
-					writeErr(w, r, s.Logger, fmt.Errorf("describe metric source %q: %w", src.ID, err))
-					return
+					return nil, fmt.Errorf("describe metric source %q: %w", src.ID, err)
 				}
 				e.details = &details{
 					Source: sourceJSON{APIVersion: shape.Source.APIVersion, Kind: shape.Source.Kind, Scope: cmp.Or(shape.Source.Scope, metricsource.ScopeNamespaced)},
@@ -390,15 +367,14 @@ func (s *server) handleCustomTypes() http.Handler {
 			if avail {
 				with, err := s.clustersWithData(ctx, where[typ], src.ID)
 				if err != nil {
-					writeErr(w, r, s.Logger, err)
-					return
+					return nil, err
 				}
 				e.ClustersWithData = &with
 			}
 			out = append(out, e)
 		}
 		slices.SortStableFunc(out, func(a, b entry) int { return strings.Compare(a.ResourceTypeName, b.ResourceTypeName) })
-		writeJSON(w, r, http.StatusOK, cut(w, r, out, win))
+		return cut(r, sc, out), nil
 	})
 }
 
@@ -450,37 +426,32 @@ func (s *server) handleCustomTypeClusters() http.Handler {
 		LastCollection   engine.Time    `json:"lastCollection,omitzero"`
 		Aggregations     map[string]any `json:"aggregations,omitempty"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		win, err := parseWindow(r, 0)
-		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
+	// type is checked between the window and the caller, so this does not fit callerAPI.
+	return s.api(func(r *http.Request, sc *scope) (any, error) {
+		var err error
+		if sc.win, err = parseWindow(r, 0); err != nil {
+			return nil, err
 		}
 		q := r.URL.Query()
 		types := splitParams(q["type"])
 		if len(types) == 0 {
-			writeErr(w, r, s.Logger, fmt.Errorf("parameter \"type\" is required: %w", engine.ErrInvalid))
-			return
+			return nil, fmt.Errorf("parameter \"type\" is required: %w", engine.ErrInvalid)
 		}
 		wanted := splitParams(q["clusters"])
 		withAggs := q.Get("include_aggregations") == "true"
-		c, err := s.caller(r)
-		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
+		if err = s.begin(r, sc, notList, false); err != nil {
+			return nil, err
 		}
 		ctx := r.Context()
-		heads, decisions, err := s.visibleClusters(ctx, c)
+		heads, decisions, err := s.visibleClusters(ctx, sc.c)
 		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
+			return nil, err
 		}
 		out := []row{}
 		for _, typ := range types {
 			src, err := s.Sources.ForType(ctx, typ)
 			if err != nil && !errors.Is(err, engine.ErrNotFound) {
-				writeErr(w, r, s.Logger, err)
-				return
+				return nil, err
 			}
 			var filterable []string
 			if src != nil {
@@ -501,16 +472,14 @@ func (s *server) handleCustomTypeClusters() http.Handler {
 				clusters, matchers = append(clusters, h.Name), append(matchers, m)
 			}
 			if !anywhere {
-				writeErr(w, r, s.Logger, fmt.Errorf("access denied to custom resource type '%s': %w", typ, engine.ErrForbidden))
-				return
+				return nil, fmt.Errorf("access denied to custom resource type '%s': %w", typ, engine.ErrForbidden)
 			}
 			if src == nil {
 				continue
 			}
 			colls, aggs, err := s.readCustom(ctx, clusters, src.ID)
 			if err != nil {
-				writeErr(w, r, s.Logger, err)
-				return
+				return nil, err
 			}
 			for i, cl := range clusters {
 				if colls[i] == nil {
@@ -524,6 +493,6 @@ func (s *server) handleCustomTypeClusters() http.Handler {
 				out = append(out, e)
 			}
 		}
-		writeJSON(w, r, http.StatusOK, cut(w, r, out, win))
+		return cut(r, sc, out), nil
 	})
 }

@@ -23,27 +23,16 @@ type registryJSON struct {
 // status (available, health, message); unavailable and degraded registries are also alerts of
 // GET /api/v1/alerts.
 func (s *server) handleRegistries() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		win, err := parseWindow(r, 0)
-		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
-		}
-		c, err := s.caller(r)
-		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
-		}
-		access := policy.Registries(c.policies, c.now)
+	return s.callerAPI(0, func(r *http.Request, sc *scope) (any, error) {
+		access := policy.Registries(sc.c.policies, sc.c.now)
 		ctx := r.Context()
 		names, err := s.Store.RegistryNames(ctx)
 		if err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
+			return nil, err
 		}
 		if !access.Restricted() {
 			// Everything is visible: read only the window.
-			names = cut(w, r, names, win)
+			names = cut(r, sc, names)
 		}
 		k := s.Store.Keys()
 		specs := make([]*redis.StringCmd, len(names))
@@ -56,15 +45,13 @@ func (s *server) handleRegistries() http.Handler {
 			return nil
 		})
 		if err := pipelineErr("read registries", err); err != nil {
-			writeErr(w, r, s.Logger, err)
-			return
+			return nil, err
 		}
 		out := make([]registryJSON, 0, len(names))
 		for i, n := range names {
 			spec, err := decodeInto[engine.RegistrySpec](specs[i], fmt.Sprintf("spec of registry %q", n))
 			if err != nil {
-				writeErr(w, r, s.Logger, err)
-				return
+				return nil, err
 			}
 			e := registryJSON{Name: n, Status: engine.RegistryStatus{Health: engine.HealthUnknown, Message: "Status unavailable"}}
 			if spec != nil {
@@ -75,8 +62,7 @@ func (s *server) handleRegistries() http.Handler {
 			}
 			st, err := decodeInto[engine.RegistryStatus](statuses[i], fmt.Sprintf("status of registry %q", n))
 			if err != nil {
-				writeErr(w, r, s.Logger, err)
-				return
+				return nil, err
 			}
 			if st != nil {
 				e.Status = *st
@@ -84,8 +70,8 @@ func (s *server) handleRegistries() http.Handler {
 			out = append(out, e)
 		}
 		if access.Restricted() {
-			out = cut(w, r, out, win)
+			out = cut(r, sc, out)
 		}
-		writeJSON(w, r, http.StatusOK, out)
+		return out, nil
 	})
 }

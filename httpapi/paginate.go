@@ -61,8 +61,9 @@ func decodeContinue(s string) (int, error) {
 	return 0, fmt.Errorf("parameter \"continue\": not a continue token of this API: %w", engine.ErrInvalid)
 }
 
-// cut returns the window of items (never nil) and announces the next page in the headers.
-func cut[T any](w http.ResponseWriter, r *http.Request, items []T, win window) []T {
+// cut returns the window sc.win of items (never nil) and announces the next page in sc.hdr.
+func cut[T any](r *http.Request, sc *scope, items []T) []T {
+	win := sc.win
 	if win.offset >= len(items) {
 		return []T{}
 	}
@@ -70,7 +71,7 @@ func cut[T any](w http.ResponseWriter, r *http.Request, items []T, win window) [
 	if win.limit > 0 && win.offset+win.limit < end {
 		end = win.offset + win.limit
 	}
-	announce(w, r, win, len(items))
+	announce(r, sc, len(items))
 	out := items[win.offset:end]
 	if out == nil {
 		out = []T{}
@@ -78,15 +79,16 @@ func cut[T any](w http.ResponseWriter, r *http.Request, items []T, win window) [
 	return out
 }
 
-// announce sets the X-Continue and Link headers when a list of length total (or at least
-// total, as far as it was read) goes on after the window.
-func announce(w http.ResponseWriter, r *http.Request, win window, total int) {
+// announce sets the X-Continue and Link headers in sc.hdr when a list of length total (or at
+// least total, as far as it was read) goes on after the window sc.win.
+func announce(r *http.Request, sc *scope, total int) {
+	win := sc.win
 	if win.limit <= 0 || win.offset >= total || win.offset+win.limit >= total {
 		return
 	}
 	token := encodeContinue(win.offset + win.limit)
 	q := r.URL.Query()
 	q.Set("continue", token)
-	w.Header().Set("X-Continue", token)
-	w.Header().Set("Link", fmt.Sprintf("<%s?%s>; rel=\"next\"", r.URL.Path, q.Encode()))
+	sc.hdr.Set("X-Continue", token)
+	sc.hdr.Set("Link", fmt.Sprintf("<%s?%s>; rel=\"next\"", r.URL.Path, q.Encode()))
 }

@@ -9,8 +9,80 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/clusterpulse/clusterpulse/engine"
+	"github.com/clusterpulse/clusterpulse/engine/policy"
 )
+
+// scope is what a handler works on besides the request: the headers of its answer (cut and
+// announce set the next page there) and what its wrapper read before it ran.
+type scope struct {
+	hdr http.Header
+	win window          // the list window (callerAPI and clusterAPI with a page size)
+	c   *caller         // the caller (callerAPI, clusterAPI)
+	h   clusterHead     // the cluster {name} (clusterAPI)
+	d   policy.Decision // the caller's decision on h (clusterAPI)
+}
+
+// apiFunc is a handler that returns its answer instead of writing it: a value written as JSON
+// with status 200, or an error written with the status of its kind.
+type apiFunc func(r *http.Request, sc *scope) (any, error)
+
+// notList is the page size of routes that are not lists: their wrapper reads no window.
+const notList = -1
+
+// api is the one wrapper that turns a handler into an http.Handler and writes its answer.
+func (s *server) api(f apiFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v, err := f(r, &scope{hdr: w.Header()})
+		if err != nil {
+			writeErr(w, r, s.Logger, err)
+			return
+		}
+		writeJSON(w, r, http.StatusOK, v)
+	})
+}
+
+// callerAPI wraps a handler that needs the caller and, unless pageSize is notList, the list
+// window (parseWindow with pageSize as the default limit).
+func (s *server) callerAPI(pageSize int, f apiFunc) http.Handler {
+	return s.api(func(r *http.Request, sc *scope) (any, error) {
+		if err := s.begin(r, sc, pageSize, false); err != nil {
+			return nil, err
+		}
+		return f(r, sc)
+	})
+}
+
+// clusterAPI wraps a handler of a cluster's route: as callerAPI, then the cluster {name}
+// authorized for the caller (s.cluster).
+func (s *server) clusterAPI(pageSize int, f apiFunc) http.Handler {
+	return s.api(func(r *http.Request, sc *scope) (any, error) {
+		if err := s.begin(r, sc, pageSize, true); err != nil {
+			return nil, err
+		}
+		return f(r, sc)
+	})
+}
+
+// begin reads into sc, in this order, the list window (unless pageSize is notList), the
+// caller and, with inCluster, the cluster {name}; the first error stops it.
+func (s *server) begin(r *http.Request, sc *scope, pageSize int, inCluster bool) error {
+	var err error
+	if pageSize != notList {
+		if sc.win, err = parseWindow(r, pageSize); err != nil {
+			return err
+		}
+	}
+	if sc.c, err = s.caller(r); err != nil {
+		return err
+	}
+	if inCluster {
+		sc.h, sc.d, err = s.cluster(r, sc.c, chi.URLParam(r, "name"))
+	}
+	return err
+}
 
 // writeJSON is the one place that encodes an answer. GET answers with status 200 carry a
 // weak ETag of the body, and a matching If-None-Match gets 304 without a body.
