@@ -141,38 +141,3 @@ func TestName(t *testing.T) {
 		t.Errorf("Name %q is not a DNS label", a)
 	}
 }
-
-func TestLockIsExclusive(t *testing.T) {
-	name := testenv.Name(t)
-	held := make(chan struct{})
-	release := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		t.Run("holder", func(t *testing.T) {
-			testenv.Lock(t, name)
-			close(held)
-			<-release
-		})
-		close(done)
-	}()
-	<-held
-	acquired := make(chan struct{})
-	go func() {
-		t.Run("waiter", func(t *testing.T) {
-			testenv.Lock(t, name)
-			close(acquired)
-		})
-	}()
-	select {
-	case <-acquired:
-		t.Fatal("a second holder got the lock while the first held it")
-	case <-time.After(200 * time.Millisecond):
-	}
-	close(release)
-	<-done
-	select {
-	case <-acquired:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the waiter never got the lock after it was released")
-	}
-}
