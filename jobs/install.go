@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -60,11 +62,42 @@ const (
 	removeGoneTimeout = 30 * time.Second
 )
 
+// TLS settings of the installed collector (the original's names and defaults).
+const (
+	// DefaultIngesterServiceName is the default of INGESTER_SERVICE_NAME.
+	DefaultIngesterServiceName = "clusterpulse-ingester"
+	// DefaultCollectorCAConfigMap is the default of COLLECTOR_CA_CONFIGMAP.
+	DefaultCollectorCAConfigMap = "ingester-ca"
+	// DefaultCollectorCAKey is the default of COLLECTOR_CA_KEY.
+	DefaultCollectorCAKey = "service-ca.crt"
+	// CollectorCAKey is the key of the CA bundle in the ConfigMap copied to managed clusters,
+	// and the file name under CollectorCAMountPath.
+	CollectorCAKey = "service-ca.crt"
+	// CollectorCAMountPath is where the collector's CA ConfigMap is mounted (read-only).
+	CollectorCAMountPath = "/etc/ingester-ca"
+	// caVolume is the name of the CA volume in the collector's pod.
+	caVolume = "ingester-ca"
+	// caCacheTTL is how long the hub CA ConfigMap read by one job is reused (the install hash
+	// of every connected push cluster depends on it, so it is read about once per pass, not
+	// once per cluster).
+	caCacheTTL = 30 * time.Second
+)
+
 // collectorEnv configures the push collector job pull installs on managed clusters.
 type collectorEnv struct {
 	Namespace string `envconfig:"COLLECTOR_NAMESPACE" default:"clusterpulse-system" desc:"namespace job pull installs the push collector in, on each push-mode cluster"`
-	Name      string `envconfig:"COLLECTOR_NAME" default:"clusterpulse-collector" desc:"name of the collector's ServiceAccount, ClusterRole, ClusterRoleBinding and Deployment (its Secret is NAME-token)"`
+	Name      string `envconfig:"COLLECTOR_NAME" default:"clusterpulse-collector" desc:"name of the collector's ServiceAccount, ClusterRole, ClusterRoleBinding and Deployment (its Secret is NAME-token, its CA ConfigMap NAME-ingester-ca)"`
 	Image     string `envconfig:"COLLECTOR_IMAGE" default:"quay.io/clusterpulse/clusterpulse" desc:"image repository of the collector; the tag is spec.collectorVersion, else this build's version (latest for dev builds)"`
+
+	// TLS settings, with the original's names: how the installed collectors reach an ingester
+	// that serves TLS.
+	TLS           bool   `envconfig:"INGESTER_TLS_ENABLED" default:"false" desc:"the ingester serves TLS: installed collectors get INGESTER_TLS_ENABLED=true and INGESTER_TLS_SERVER_NAME, and the CA of COLLECTOR_CA_CONFIGMAP"`
+	ServiceName   string `envconfig:"INGESTER_SERVICE_NAME" default:"clusterpulse-ingester" desc:"ingester Service; installed collectors verify the ingester certificate against <INGESTER_SERVICE_NAME>.<NAMESPACE>.svc"`
+	TLSServerName string `envconfig:"COLLECTOR_INGESTER_TLS_SERVER_NAME" desc:"name installed collectors verify the ingester certificate against, instead of <INGESTER_SERVICE_NAME>.<NAMESPACE>.svc"`
+	UseSystemCA   bool   `envconfig:"INGESTER_TLS_USE_SYSTEM_CA" default:"false" desc:"installed collectors trust the ingester certificate through the system roots of their image; no CA ConfigMap is copied"`
+	CAConfigMap   string `envconfig:"COLLECTOR_CA_CONFIGMAP" default:"ingester-ca" desc:"hub ConfigMap holding the PEM CA bundle of the ingester certificate, copied to each managed cluster as COLLECTOR_NAME-ingester-ca"`
+	CANamespace   string `envconfig:"COLLECTOR_CA_NAMESPACE" desc:"namespace of COLLECTOR_CA_CONFIGMAP (default NAMESPACE)"`
+	CAKey         string `envconfig:"COLLECTOR_CA_KEY" default:"service-ca.crt" desc:"key of the CA bundle in COLLECTOR_CA_CONFIGMAP"`
 }
 
 func (e collectorEnv) validate() error {
@@ -76,7 +109,95 @@ func (e collectorEnv) validate() error {
 	if strings.TrimSpace(e.Image) == "" || strings.ContainsAny(e.Image, " @") {
 		return fmt.Errorf("COLLECTOR_IMAGE=%q: want an image repository such as %s", e.Image, DefaultCollectorImage)
 	}
+	if !e.TLS {
+		return nil
+	}
+	if e.TLSServerName != "" {
+		if errs := validation.IsDNS1123Subdomain(e.TLSServerName); len(errs) > 0 {
+			return fmt.Errorf("COLLECTOR_INGESTER_TLS_SERVER_NAME=%q: %s", e.TLSServerName, strings.Join(errs, "; "))
+		}
+	} else if errs := validation.IsDNS1035Label(e.ServiceName); len(errs) > 0 {
+		return fmt.Errorf("INGESTER_SERVICE_NAME=%q: %s", e.ServiceName, strings.Join(errs, "; "))
+	}
+	if e.UseSystemCA {
+		return nil
+	}
+	if errs := validation.IsDNS1123Subdomain(e.CAConfigMap); len(errs) > 0 {
+		return fmt.Errorf("COLLECTOR_CA_CONFIGMAP=%q: %s", e.CAConfigMap, strings.Join(errs, "; "))
+	}
+	if e.CANamespace != "" {
+		if errs := validation.IsDNS1123Label(e.CANamespace); len(errs) > 0 {
+			return fmt.Errorf("COLLECTOR_CA_NAMESPACE=%q: %s", e.CANamespace, strings.Join(errs, "; "))
+		}
+	}
+	if errs := validation.IsConfigMapKey(e.CAKey); len(errs) > 0 {
+		return fmt.Errorf("COLLECTOR_CA_KEY=%q: %s", e.CAKey, strings.Join(errs, "; "))
+	}
 	return nil
+}
+
+// collectorTLS is how an installed collector connects to the ingester; the zero value is
+// h2c (INGESTER_TLS_ENABLED=false).
+type collectorTLS struct {
+	enabled bool
+	// serverName is the collector's INGESTER_TLS_SERVER_NAME.
+	serverName string
+	// ca is the PEM bundle copied to the managed cluster; "" means the system roots.
+	ca string
+}
+
+// caHash is a short hash of the CA bundle, for the install hash and the pod annotation.
+func (t collectorTLS) caHash() string {
+	sum := sha256.Sum256([]byte(t.ca))
+	return hex.EncodeToString(sum[:])[:16]
+}
+
+// cachedCA is the CA bundle read from the hub, with where and when it was read.
+type cachedCA struct {
+	source string
+	pem    string
+	at     time.Time
+}
+
+// collectorTLS resolves the TLS settings of the installed collectors. The CA bundle is read
+// from COLLECTOR_CA_CONFIGMAP with the hub client (hubNamespace is the default namespace and
+// part of the default server name), at most once per caCacheTTL.
+func (in *installer) collectorTLS(ctx context.Context, hub kubernetes.Interface, hubNamespace string) (collectorTLS, error) {
+	if !in.env.TLS {
+		return collectorTLS{}, nil
+	}
+	t := collectorTLS{enabled: true, serverName: in.env.TLSServerName}
+	if t.serverName == "" {
+		t.serverName = in.env.ServiceName + "." + hubNamespace + ".svc"
+	}
+	if in.env.UseSystemCA {
+		return t, nil
+	}
+	ns := in.env.CANamespace
+	if ns == "" {
+		ns = hubNamespace
+	}
+	source := ns + "/" + in.env.CAConfigMap + "/" + in.env.CAKey
+	in.caMu.Lock()
+	defer in.caMu.Unlock()
+	if c := in.ca; c.source == source && time.Since(c.at) < caCacheTTL {
+		t.ca = c.pem
+		return t, nil
+	}
+	cm, err := hub.CoreV1().ConfigMaps(ns).Get(ctx, in.env.CAConfigMap, metav1.GetOptions{})
+	if err != nil {
+		return t, fmt.Errorf("read ingester CA config map %s/%s: %w", ns, in.env.CAConfigMap, err)
+	}
+	pem, ok := cm.Data[in.env.CAKey]
+	if !ok {
+		pem = string(cm.BinaryData[in.env.CAKey])
+	}
+	if !x509.NewCertPool().AppendCertsFromPEM([]byte(pem)) {
+		return t, fmt.Errorf("ingester CA config map %s/%s: key %q holds no PEM certificate", ns, in.env.CAConfigMap, in.env.CAKey)
+	}
+	in.ca = cachedCA{source: source, pem: pem, at: time.Now()}
+	t.ca = pem
+	return t, nil
 }
 
 // installer installs, upgrades and removes the push collector of managed clusters with
@@ -86,6 +207,10 @@ type installer struct {
 	env   collectorEnv
 	store *store.Store
 	now   func() time.Time
+
+	// caMu guards ca, the hub CA bundle last read by collectorTLS.
+	caMu sync.Mutex
+	ca   cachedCA
 }
 
 // collectorVersion is the image tag of the collector of a ClusterConnection.
@@ -101,10 +226,16 @@ func collectorVersion(specVersion string) string {
 
 // hash identifies everything an install of cc depends on, apart from what is read from the
 // managed cluster: a different hash means the installed objects are out of date.
-// msVersion is the MetricSource definitions counter (the ClusterRole grants their kinds).
-func (in *installer) hash(cc *kube.ClusterConnection, msVersion int64) string {
-	b, _ := json.Marshal([]any{installRevision, cc.Name, in.env.Namespace, in.env.Name, in.env.Image,
-		collectorVersion(cc.Spec.CollectorVersion), strings.TrimSpace(cc.Spec.IngesterAddress), cc.Spec.Endpoint, msVersion})
+// msVersion is the MetricSource definitions counter (the ClusterRole grants their kinds); tc
+// the TLS settings (without TLS the hash is what it was before TLS existed, so that the new
+// settings re-apply nothing where they are not used).
+func (in *installer) hash(cc *kube.ClusterConnection, msVersion int64, tc collectorTLS) string {
+	parts := []any{installRevision, cc.Name, in.env.Namespace, in.env.Name, in.env.Image,
+		collectorVersion(cc.Spec.CollectorVersion), strings.TrimSpace(cc.Spec.IngesterAddress), cc.Spec.Endpoint, msVersion}
+	if tc.enabled {
+		parts = append(parts, "tls", tc.serverName, tc.ca != "", tc.caHash())
+	}
+	b, _ := json.Marshal(parts)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
@@ -136,6 +267,9 @@ func labelValue(v string) string {
 
 func (in *installer) secretName() string { return in.env.Name + "-token" }
 
+// caConfigMapName is the name of the collector's CA ConfigMap on the managed cluster.
+func caConfigMapName(collectorName string) string { return collectorName + "-ingester-ca" }
+
 // applyOptions are the options of every server-side apply of the installer: its field
 // manager, forcing ownership of the fields it sets (it is the only writer of these objects).
 func applyOptions() metav1.ApplyOptions {
@@ -145,11 +279,12 @@ func applyOptions() metav1.ApplyOptions {
 // install applies the collector of push cluster cc to the managed cluster of cs: namespace,
 // service account, ClusterRole (collect.PolicyRules plus get/list on the kinds of the enabled
 // MetricSources, never Secrets), binding, token Secret (the token is generated only when the
-// Secret has none, and its hash registered in Redis) and Deployment. prev is the previous
-// record of cc, if any. Applying unchanged objects changes nothing on the server, so running
-// it on every pass causes no update storm. It returns the new record (saved in Redis) and
+// Secret has none, and its hash registered in Redis), the CA ConfigMap when tc carries a CA
+// bundle (deleted when it does not) and Deployment. prev is the previous record of cc, if
+// any. Applying unchanged objects changes nothing on the server, so running it on every pass
+// causes no update storm. It returns the new record (saved in Redis) and
 // notes for the status message.
-func (in *installer) install(ctx context.Context, cs kubernetes.Interface, cc *kube.ClusterConnection, prev *store.CollectorInstall, msVersion int64) (store.CollectorInstall, []string, error) {
+func (in *installer) install(ctx context.Context, cs kubernetes.Interface, cc *kube.ClusterConnection, prev *store.CollectorInstall, msVersion int64, tc collectorTLS) (store.CollectorInstall, []string, error) {
 	var notes []string
 	ingester := strings.TrimSpace(cc.Spec.IngesterAddress)
 	if ingester == "" {
@@ -221,10 +356,23 @@ func (in *installer) install(ctx context.Context, cs kubernetes.Interface, cc *k
 		rec.TokenHash = tokenHash
 	}
 
-	if _, err := cs.AppsV1().Deployments(ns).Apply(ctx, in.deployment(cc, version, ingester, tokenHash, labels), applyOptions()); err != nil {
+	cmName := caConfigMapName(in.env.Name)
+	if tc.ca != "" {
+		cm := coreac.ConfigMap(cmName, ns).WithLabels(labels).WithData(map[string]string{CollectorCAKey: tc.ca})
+		if _, err := cs.CoreV1().ConfigMaps(ns).Apply(ctx, cm, applyOptions()); err != nil {
+			return rec, notes, fmt.Errorf("apply config map %s/%s: %w", ns, cmName, err)
+		}
+	}
+	if _, err := cs.AppsV1().Deployments(ns).Apply(ctx, in.deployment(cc, version, ingester, tokenHash, labels, tc), applyOptions()); err != nil {
 		return rec, notes, fmt.Errorf("apply deployment %s/%s: %w", ns, in.env.Name, err)
 	}
-	rec.Hash = in.hash(cc, msVersion)
+	if tc.ca == "" {
+		// TLS turned off, or the system roots used now: a copied CA is not needed any more.
+		if err := ignoreForbidden(cs.CoreV1().ConfigMaps(ns).Delete(ctx, cmName, metav1.DeleteOptions{})); err != nil && !apierrors.IsNotFound(err) {
+			notes = append(notes, fmt.Sprintf("unused config map %s/%s not deleted: %v", ns, cmName, err))
+		}
+	}
+	rec.Hash = in.hash(cc, msVersion, tc)
 	rec.InstalledAt = engine.NewTime(in.now())
 	if err := in.store.SaveCollectorInstall(ctx, rec); err != nil {
 		return rec, notes, err
@@ -293,8 +441,11 @@ func (in *installer) ensureToken(ctx context.Context, cs kubernetes.Interface, c
 
 // deployment is the collector Deployment: one replica of the image's "collector" subcommand,
 // probes on /healthz, requests 50m/128Mi, limits 200m/512Mi and a restricted securityContext.
-// The token hash in a pod annotation rolls the pod when the token changes.
-func (in *installer) deployment(cc *kube.ClusterConnection, version, ingester, tokenHash string, labels map[string]string) *appsac.DeploymentApplyConfiguration {
+// The token hash in a pod annotation rolls the pod when the token changes. With TLS the agent
+// gets INGESTER_TLS_ENABLED and INGESTER_TLS_SERVER_NAME, and with a CA bundle the CA
+// ConfigMap mounted read-only at CollectorCAMountPath, INGESTER_TLS_CA pointing at it and the
+// bundle's hash in a pod annotation (the agent reads the CA at start only).
+func (in *installer) deployment(cc *kube.ClusterConnection, version, ingester, tokenHash string, labels map[string]string, tc collectorTLS) *appsac.DeploymentApplyConfiguration {
 	probe := func(initial, period int32) *coreac.ProbeApplyConfiguration {
 		return coreac.Probe().
 			WithHTTPGet(coreac.HTTPGetAction().WithPath("/healthz").WithPort(intstr.FromString(collectorPortName))).
@@ -314,6 +465,7 @@ func (in *installer) deployment(cc *kube.ClusterConnection, version, ingester, t
 			coreac.EnvVar().WithName("CLUSTER_API_URL").WithValue(cc.Spec.Endpoint),
 			coreac.EnvVar().WithName("COLLECTOR_HTTP_PORT").WithValue(fmt.Sprint(collectorHTTPPort)),
 		).
+		WithEnv(tlsEnv(tc)...).
 		WithPorts(coreac.ContainerPort().WithName(collectorPortName).WithContainerPort(collectorHTTPPort).WithProtocol(corev1.ProtocolTCP)).
 		WithReadinessProbe(probe(5, 10)).
 		WithLivenessProbe(probe(15, 20)).
@@ -328,16 +480,23 @@ func (in *installer) deployment(cc *kube.ClusterConnection, version, ingester, t
 			WithAllowPrivilegeEscalation(false).
 			WithCapabilities(coreac.Capabilities().WithDrop("ALL")).
 			WithSeccompProfile(coreac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault)))
+	annotations := map[string]string{"clusterpulse.io/token-hash": tokenHash[:16]}
+	spec := coreac.PodSpec().
+		WithServiceAccountName(in.env.Name).
+		WithAutomountServiceAccountToken(true).
+		WithSecurityContext(coreac.PodSecurityContext().
+			WithRunAsNonRoot(true).
+			WithSeccompProfile(coreac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault)))
+	if tc.ca != "" {
+		annotations["clusterpulse.io/ingester-ca-hash"] = tc.caHash()
+		container.WithVolumeMounts(coreac.VolumeMount().WithName(caVolume).WithMountPath(CollectorCAMountPath).WithReadOnly(true))
+		spec.WithVolumes(coreac.Volume().WithName(caVolume).
+			WithConfigMap(coreac.ConfigMapVolumeSource().WithName(caConfigMapName(in.env.Name))))
+	}
 	pod := coreac.PodTemplateSpec().
 		WithLabels(labels).
-		WithAnnotations(map[string]string{"clusterpulse.io/token-hash": tokenHash[:16]}).
-		WithSpec(coreac.PodSpec().
-			WithServiceAccountName(in.env.Name).
-			WithAutomountServiceAccountToken(true).
-			WithSecurityContext(coreac.PodSecurityContext().
-				WithRunAsNonRoot(true).
-				WithSeccompProfile(coreac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))).
-			WithContainers(container))
+		WithAnnotations(annotations).
+		WithSpec(spec.WithContainers(container))
 	return appsac.Deployment(in.env.Name, in.env.Namespace).
 		WithLabels(labels).
 		WithSpec(appsac.DeploymentSpec().
@@ -346,6 +505,31 @@ func (in *installer) deployment(cc *kube.ClusterConnection, version, ingester, t
 			WithStrategy(appsac.DeploymentStrategy().WithType("Recreate")).
 			WithSelector(metaac.LabelSelector().WithMatchLabels(selector)).
 			WithTemplate(pod))
+}
+
+// ignoreForbidden drops a Forbidden error of the deletion of the CA ConfigMap: a token without
+// rights on ConfigMaps (enough for collectors without TLS) cannot have created one, so there
+// is nothing to delete, and removals must not fail for it.
+func ignoreForbidden(err error) error {
+	if apierrors.IsForbidden(err) {
+		return nil
+	}
+	return err
+}
+
+// tlsEnv is the TLS environment of the agent (none without TLS).
+func tlsEnv(tc collectorTLS) []*coreac.EnvVarApplyConfiguration {
+	if !tc.enabled {
+		return nil
+	}
+	env := []*coreac.EnvVarApplyConfiguration{
+		coreac.EnvVar().WithName("INGESTER_TLS_ENABLED").WithValue("true"),
+		coreac.EnvVar().WithName("INGESTER_TLS_SERVER_NAME").WithValue(tc.serverName),
+	}
+	if tc.ca != "" {
+		env = append(env, coreac.EnvVar().WithName("INGESTER_TLS_CA").WithValue(CollectorCAMountPath+"/"+CollectorCAKey))
+	}
+	return env
 }
 
 // metricSourceResources resolves the kinds of the enabled MetricSources on the managed
@@ -435,9 +619,9 @@ func applyRules(rules []rbacv1.PolicyRule) []*rbacac.PolicyRuleApplyConfiguratio
 
 // remove deletes what rec says was installed: it revokes the token first (the one recorded
 // and the one in the Secret, so the agent is refused at once), then deletes the Deployment,
-// Secret, ClusterRoleBinding, ClusterRole, ServiceAccount and, when the install created it,
-// the namespace. Objects already gone are not an error. The record itself is left to the
-// caller.
+// Secret, CA ConfigMap, ClusterRoleBinding, ClusterRole, ServiceAccount and, when the install
+// created it, the namespace. Objects already gone are not an error. The record itself is left
+// to the caller.
 func (in *installer) remove(ctx context.Context, cs kubernetes.Interface, rec store.CollectorInstall) error {
 	var errs []error
 	secretName := rec.Name + "-token"
@@ -463,6 +647,9 @@ func (in *installer) remove(ctx context.Context, cs kubernetes.Interface, rec st
 		}},
 		{"secret " + rec.Namespace + "/" + secretName, func() error {
 			return cs.CoreV1().Secrets(rec.Namespace).Delete(ctx, secretName, opts)
+		}},
+		{"config map " + rec.Namespace + "/" + caConfigMapName(rec.Name), func() error {
+			return ignoreForbidden(cs.CoreV1().ConfigMaps(rec.Namespace).Delete(ctx, caConfigMapName(rec.Name), opts))
 		}},
 		{"cluster role binding " + rec.Name, func() error { return cs.RbacV1().ClusterRoleBindings().Delete(ctx, rec.Name, opts) }},
 		{"cluster role " + rec.Name, func() error { return cs.RbacV1().ClusterRoles().Delete(ctx, rec.Name, opts) }},
@@ -520,6 +707,10 @@ func (p *puller) ensureCollector(ctx context.Context, cc *kube.ClusterConnection
 	if err != nil {
 		return collectorChange{note: "collector not installed: " + err.Error()}
 	}
+	tc, err := p.inst.collectorTLS(ctx, p.r.hub.Core, p.r.hub.Namespace)
+	if err != nil {
+		return collectorChange{note: "collector not installed: " + err.Error()}
+	}
 	cs, err := p.managedClient(ctx, cc)
 	if err != nil {
 		return collectorChange{note: "collector not installed: " + err.Error()}
@@ -528,7 +719,7 @@ func (p *puller) ensureCollector(ctx context.Context, cc *kube.ClusterConnection
 	if found {
 		prevp = &prev
 	}
-	rec, notes, err := p.inst.install(ctx, cs, cc, prevp, msVersion)
+	rec, notes, err := p.inst.install(ctx, cs, cc, prevp, msVersion, tc)
 	if err != nil {
 		notes = append(notes, "collector not installed: "+describeInstallError(err))
 		return collectorChange{note: strings.Join(notes, "; ")}
@@ -539,7 +730,8 @@ func (p *puller) ensureCollector(ctx context.Context, cc *kube.ClusterConnection
 
 // upgradeCollector re-applies the collector of a push cluster whose collector is connected,
 // but only when job pull installed it and an input of the install changed since
-// (collectorVersion, ingesterAddress, the MetricSources, COLLECTOR_*). A collector deployed
+// (collectorVersion, ingesterAddress, the MetricSources, COLLECTOR_*, the TLS settings and
+// the CA bundle). A collector deployed
 // by other means is left alone.
 func (p *puller) upgradeCollector(ctx context.Context, cc *kube.ClusterConnection) collectorChange {
 	prev, found, err := p.inst.store.LoadCollectorInstall(ctx, cc.Name)
@@ -547,7 +739,14 @@ func (p *puller) upgradeCollector(ctx context.Context, cc *kube.ClusterConnectio
 		return collectorChange{}
 	}
 	msVersion, err := p.inst.store.MetricSourcesVersion(ctx)
-	if err != nil || prev.Hash == p.inst.hash(cc, msVersion) {
+	if err != nil {
+		return collectorChange{}
+	}
+	tc, err := p.inst.collectorTLS(ctx, p.r.hub.Core, p.r.hub.Namespace)
+	if err != nil {
+		return collectorChange{note: "collector not checked for an upgrade: " + err.Error()}
+	}
+	if prev.Hash == p.inst.hash(cc, msVersion, tc) {
 		return collectorChange{}
 	}
 	if strings.TrimSpace(cc.Spec.IngesterAddress) == "" {
@@ -557,7 +756,7 @@ func (p *puller) upgradeCollector(ctx context.Context, cc *kube.ClusterConnectio
 	if err != nil {
 		return collectorChange{note: "collector not upgraded: " + err.Error()}
 	}
-	rec, notes, err := p.inst.install(ctx, cs, cc, &prev, msVersion)
+	rec, notes, err := p.inst.install(ctx, cs, cc, &prev, msVersion, tc)
 	if err != nil {
 		notes = append(notes, "collector not upgraded: "+describeInstallError(err))
 		return collectorChange{note: strings.Join(notes, "; ")}

@@ -2,9 +2,16 @@ package jobs
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 	"os"
 	"slices"
 	"strings"
@@ -37,6 +44,8 @@ type installedObjects struct {
 	binding    *rbacv1.ClusterRoleBinding
 	secret     *corev1.Secret
 	deployment *appsv1.Deployment
+	// caMap is the CA ConfigMap, installed with TLS and a CA bundle only.
+	caMap *corev1.ConfigMap
 }
 
 func readInstalled(t *testing.T, cs kubernetes.Interface, ns, name string) installedObjects {
@@ -70,6 +79,9 @@ func readInstalled(t *testing.T, cs kubernetes.Interface, ns, name string) insta
 	if v, err := cs.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{}); keep("deployment", err) {
 		o.deployment = v
 	}
+	if v, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, name+"-ingester-ca", metav1.GetOptions{}); keep("config map", err) {
+		o.caMap = v
+	}
 	return o
 }
 
@@ -82,16 +94,16 @@ func (o installedObjects) resourceVersions() []string {
 		return m.GetResourceVersion()
 	}
 	return []string{rv(o.ns, o.ns != nil), rv(o.sa, o.sa != nil), rv(o.role, o.role != nil),
-		rv(o.binding, o.binding != nil), rv(o.secret, o.secret != nil), rv(o.deployment, o.deployment != nil)}
+		rv(o.binding, o.binding != nil), rv(o.secret, o.secret != nil), rv(o.deployment, o.deployment != nil), rv(o.caMap, o.caMap != nil)}
 }
 
 // removedOrTerminating fails unless every object is gone; the namespace may be terminating
 // (no namespace controller runs in the test environment).
 func (o installedObjects) checkRemoved(t *testing.T) {
 	t.Helper()
-	if o.sa != nil || o.role != nil || o.binding != nil || o.secret != nil || o.deployment != nil {
-		t.Errorf("objects left after removal: sa=%v role=%v binding=%v secret=%v deployment=%v",
-			o.sa != nil, o.role != nil, o.binding != nil, o.secret != nil, o.deployment != nil)
+	if o.sa != nil || o.role != nil || o.binding != nil || o.secret != nil || o.deployment != nil || o.caMap != nil {
+		t.Errorf("objects left after removal: sa=%v role=%v binding=%v secret=%v deployment=%v config map=%v",
+			o.sa != nil, o.role != nil, o.binding != nil, o.secret != nil, o.deployment != nil, o.caMap != nil)
 	}
 	if o.ns != nil && o.ns.DeletionTimestamp == nil {
 		t.Errorf("namespace %s not deleted", o.ns.Name)
@@ -173,7 +185,7 @@ func TestCollectorInstall(t *testing.T) {
 	t.Run("no ingester address", func(t *testing.T) {
 		bad := cc.DeepCopy()
 		bad.Spec.IngesterAddress = " "
-		if _, _, err := in.install(ctx, cs, bad, nil, msVersion); !errors.Is(err, engine.ErrInvalid) {
+		if _, _, err := in.install(ctx, cs, bad, nil, msVersion, collectorTLS{}); !errors.Is(err, engine.ErrInvalid) {
 			t.Errorf("install without ingesterAddress = %v, want ErrInvalid", err)
 		}
 		if o := readInstalled(t, cs, name, name); o.ns != nil {
@@ -181,7 +193,7 @@ func TestCollectorInstall(t *testing.T) {
 		}
 	})
 
-	rec, notes, err := in.install(ctx, cs, cc, nil, msVersion)
+	rec, notes, err := in.install(ctx, cs, cc, nil, msVersion, collectorTLS{})
 	if err != nil {
 		t.Fatalf("install: %v (notes %q)", err, notes)
 	}
@@ -309,7 +321,7 @@ func TestCollectorInstall(t *testing.T) {
 			t.Fatalf("LoadCollectorInstall = %v, %v", found, err)
 		}
 		want := store.CollectorInstall{Cluster: "prod", Namespace: name, Name: name, NamespaceCreated: true, Version: "v1.4.0",
-			Hash: in.hash(cc, msVersion), TokenHash: store.CollectorTokenHash(token), Endpoint: "https://api.prod:6443",
+			Hash: in.hash(cc, msVersion, collectorTLS{}), TokenHash: store.CollectorTokenHash(token), Endpoint: "https://api.prod:6443",
 			CredentialsRef: engine.CredentialsRef{Name: "creds", Namespace: "hub"}, InstalledAt: engine.NewTime(at)}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("record mismatch (-want +got):\n%s", diff)
@@ -321,7 +333,7 @@ func TestCollectorInstall(t *testing.T) {
 
 	t.Run("second install is a no-op", func(t *testing.T) {
 		before := o.resourceVersions()
-		if _, _, err := in.install(ctx, cs, cc, &rec, msVersion); err != nil {
+		if _, _, err := in.install(ctx, cs, cc, &rec, msVersion, collectorTLS{}); err != nil {
 			t.Fatal(err)
 		}
 		after := readInstalled(t, cs, name, name)
@@ -337,7 +349,7 @@ func TestCollectorInstall(t *testing.T) {
 		if err := st.RevokeCollectorToken(ctx, token); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := in.install(ctx, cs, cc, &rec, msVersion); err != nil {
+		if _, _, err := in.install(ctx, cs, cc, &rec, msVersion, collectorTLS{}); err != nil {
 			t.Fatal(err)
 		}
 		got := readInstalled(t, cs, name, name)
@@ -354,7 +366,7 @@ func TestCollectorInstall(t *testing.T) {
 		if err := cs.CoreV1().Secrets(name).Delete(ctx, name+"-token", metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		rec2, _, err := in.install(ctx, cs, cc, &rec, msVersion)
+		rec2, _, err := in.install(ctx, cs, cc, &rec, msVersion, collectorTLS{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -404,7 +416,7 @@ func TestCollectorInstallKeepsForeignNamespace(t *testing.T) {
 	cc := &kube.ClusterConnection{ObjectMeta: metav1.ObjectMeta{Name: "c1", Namespace: "hub"},
 		Spec: kube.ClusterConnectionSpec{Endpoint: "https://a:6443", IngesterAddress: "ing:9443"}}
 	ctx := context.Background()
-	rec, _, err := in.install(ctx, k.Client, cc, nil, 0)
+	rec, _, err := in.install(ctx, k.Client, cc, nil, 0, collectorTLS{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -573,4 +585,311 @@ func TestJobPullRemovesCollectorOfDeletedCluster(t *testing.T) {
 	if names, err := e.store.CollectorInstallClusters(ctx); err != nil || len(names) != 0 {
 		t.Errorf("installed clusters after removal: %v %v", names, err)
 	}
+}
+
+// testCAPEM returns a self-signed CA certificate in PEM (its content is all the installer
+// checks).
+func testCAPEM(t *testing.T, cn string) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
+
+// applyCAConfigMap creates or replaces the hub ConfigMap ns/name with data.
+func applyCAConfigMap(t *testing.T, cs kubernetes.Interface, ns, name string, data map[string]string) {
+	t.Helper()
+	ctx := context.Background()
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Data: data}
+	if _, err := cs.CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{}); apierrors.IsNotFound(err) {
+		_, err = cs.CoreV1().ConfigMaps(ns).Create(ctx, cm, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+	} else if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkTLSDeployment fails unless d runs the agent with TLS toward serverName and, when ca is
+// set, with the CA ConfigMap mounted read-only, INGESTER_TLS_CA pointing at it and the CA's
+// hash in the pod annotation; without ca none of that is there.
+func checkTLSDeployment(t *testing.T, d *appsv1.Deployment, name, serverName, ca string) {
+	t.Helper()
+	if d == nil {
+		t.Fatal("no deployment")
+	}
+	pod := d.Spec.Template.Spec
+	c := pod.Containers[0]
+	env := map[string]string{}
+	for _, e := range c.Env {
+		env[e.Name] = e.Value
+	}
+	want := map[string]string{"INGESTER_TLS_ENABLED": "true", "INGESTER_TLS_SERVER_NAME": serverName}
+	if ca != "" {
+		want["INGESTER_TLS_CA"] = "/etc/ingester-ca/service-ca.crt"
+	}
+	got := map[string]string{}
+	for k, v := range env {
+		if strings.HasPrefix(k, "INGESTER_TLS_") {
+			got[k] = v
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("TLS env mismatch (-want +got):\n%s", diff)
+	}
+	if env["INGESTER_ADDRESS"] == "" || env["CLUSTER_NAME"] == "" {
+		t.Errorf("env lost its other variables: %v", env)
+	}
+	var wantVolumes []corev1.Volume
+	var wantMounts []corev1.VolumeMount
+	if ca != "" {
+		mode := corev1.ConfigMapVolumeSourceDefaultMode // the server's default
+		wantVolumes = []corev1.Volume{{Name: "ingester-ca", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: name + "-ingester-ca"}, DefaultMode: &mode}}}}
+		wantMounts = []corev1.VolumeMount{{Name: "ingester-ca", MountPath: "/etc/ingester-ca", ReadOnly: true}}
+	}
+	if diff := cmp.Diff(wantVolumes, pod.Volumes); diff != "" {
+		t.Errorf("volumes mismatch (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantMounts, c.VolumeMounts); diff != "" {
+		t.Errorf("volume mounts mismatch (-want +got):\n%s", diff)
+	}
+	gotHash, has := d.Spec.Template.Annotations["clusterpulse.io/ingester-ca-hash"]
+	switch {
+	case ca == "" && has:
+		t.Errorf("CA hash annotation %q without a CA", gotHash)
+	case ca != "" && gotHash != (collectorTLS{ca: ca}).caHash():
+		t.Errorf("CA hash annotation %q, want %q", gotHash, (collectorTLS{ca: ca}).caHash())
+	}
+}
+
+// TestCollectorInstallTLS runs the installer with TLS against the real kube-apiserver: the CA
+// bundle is read from the hub ConfigMap, copied to the managed cluster as NAME-ingester-ca and
+// mounted read-only with INGESTER_TLS_CA pointing at it, the server name is
+// <INGESTER_SERVICE_NAME>.<hub namespace>.svc; an identical install changes nothing; a
+// rotated CA changes the install hash, the copy and the pod annotation; the system roots
+// drop the copy; removal deletes it. A missing or empty hub ConfigMap is an error.
+func TestCollectorInstallTLS(t *testing.T) {
+	hub := testenv.NewKube(t)
+	cs := hub.Client
+	r := testenv.NewRedis(t)
+	st := store.New(r.Client, store.Options{Prefix: r.Prefix})
+	name := testenv.Name(t)
+	cleanupInstall(t, cs, name, name)
+	env := collectorEnv{Namespace: name, Name: name, Image: "registry.test/clusterpulse", TLS: true,
+		ServiceName: DefaultIngesterServiceName, CAConfigMap: DefaultCollectorCAConfigMap, CAKey: DefaultCollectorCAKey}
+	in := &installer{env: env, store: st, now: time.Now}
+	ctx := context.Background()
+	cc := &kube.ClusterConnection{ObjectMeta: metav1.ObjectMeta{Name: "prod", Namespace: hub.Namespace},
+		Spec: kube.ClusterConnectionSpec{Endpoint: "https://api.prod:6443", CredentialsRef: kube.CredentialsRef{Name: "creds"},
+			CollectionMode: engine.CollectionModePush, IngesterAddress: "ingester.example:443", CollectorVersion: "v1.4.0"}}
+	serverName := "clusterpulse-ingester." + hub.Namespace + ".svc"
+
+	t.Run("hub config map missing or without a certificate", func(t *testing.T) {
+		if _, err := in.collectorTLS(ctx, cs, hub.Namespace); err == nil || !strings.Contains(err.Error(), "ingester-ca") || !apierrors.IsNotFound(err) {
+			t.Errorf("collectorTLS without the hub ConfigMap = %v, want a not-found error naming it", err)
+		}
+		applyCAConfigMap(t, cs, hub.Namespace, "ingester-ca", map[string]string{"service-ca.crt": "not a certificate"})
+		if _, err := in.collectorTLS(ctx, cs, hub.Namespace); err == nil || !strings.Contains(err.Error(), "holds no PEM certificate") {
+			t.Errorf("collectorTLS with a bad bundle = %v, want an error", err)
+		}
+	})
+
+	ca1 := testCAPEM(t, "service-ca 1")
+	applyCAConfigMap(t, cs, hub.Namespace, "ingester-ca", map[string]string{"service-ca.crt": ca1})
+	tc, err := in.collectorTLS(ctx, cs, hub.Namespace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(collectorTLS{enabled: true, serverName: serverName, ca: ca1}, tc, cmp.AllowUnexported(collectorTLS{})); diff != "" {
+		t.Fatalf("collectorTLS mismatch (-want +got):\n%s", diff)
+	}
+	rec, notes, err := in.install(ctx, cs, cc, nil, 0, tc)
+	if err != nil {
+		t.Fatalf("install: %v (notes %q)", err, notes)
+	}
+	o := readInstalled(t, cs, name, name)
+	if o.caMap == nil {
+		t.Fatal("CA ConfigMap not installed")
+	}
+	if diff := cmp.Diff(map[string]string{"service-ca.crt": ca1}, o.caMap.Data); diff != "" {
+		t.Errorf("CA ConfigMap data mismatch (-want +got):\n%s", diff)
+	}
+	if o.caMap.Labels["app.kubernetes.io/managed-by"] != "clusterpulse" {
+		t.Errorf("CA ConfigMap labels %v", o.caMap.Labels)
+	}
+	checkTLSDeployment(t, o.deployment, name, serverName, ca1)
+	if rec.Hash != in.hash(cc, 0, tc) || rec.Hash == in.hash(cc, 0, collectorTLS{}) {
+		t.Errorf("record hash %s: want the TLS hash %s", rec.Hash, in.hash(cc, 0, tc))
+	}
+
+	t.Run("second install is a no-op", func(t *testing.T) {
+		before := o.resourceVersions()
+		if _, _, err := in.install(ctx, cs, cc, &rec, 0, tc); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(before, readInstalled(t, cs, name, name).resourceVersions()); diff != "" {
+			t.Errorf("resourceVersions changed by an identical install (-before +after):\n%s", diff)
+		}
+	})
+
+	t.Run("rotated CA", func(t *testing.T) {
+		ca2 := testCAPEM(t, "service-ca 2")
+		applyCAConfigMap(t, cs, hub.Namespace, "ingester-ca", map[string]string{"service-ca.crt": ca2})
+		cached, err := in.collectorTLS(ctx, cs, hub.Namespace)
+		if err != nil || cached.ca != ca1 {
+			t.Errorf("within the cache TTL the CA is read again (err %v)", err)
+		}
+		fresh := &installer{env: env, store: st, now: time.Now}
+		tc2, err := fresh.collectorTLS(ctx, cs, hub.Namespace)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fresh.hash(cc, 0, tc2) == rec.Hash {
+			t.Fatal("a rotated CA leaves the install hash unchanged")
+		}
+		rec2, _, err := fresh.install(ctx, cs, cc, &rec, 0, tc2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := readInstalled(t, cs, name, name)
+		if got.caMap == nil || got.caMap.Data["service-ca.crt"] != ca2 {
+			t.Errorf("CA ConfigMap not updated: %+v", got.caMap)
+		}
+		checkTLSDeployment(t, got.deployment, name, serverName, ca2)
+		rec = rec2
+	})
+
+	t.Run("system roots", func(t *testing.T) {
+		sys := &installer{env: env, store: st, now: time.Now}
+		sys.env.UseSystemCA = true
+		sys.env.TLSServerName = "ingester.example"
+		tcs, err := sys.collectorTLS(ctx, cs, hub.Namespace)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tcs.ca != "" || tcs.serverName != "ingester.example" {
+			t.Errorf("collectorTLS with the system roots = %+v", tcs)
+		}
+		rec2, notes, err := sys.install(ctx, cs, cc, &rec, 0, tcs)
+		if err != nil {
+			t.Fatalf("install: %v (notes %q)", err, notes)
+		}
+		got := readInstalled(t, cs, name, name)
+		if got.caMap != nil {
+			t.Error("the CA ConfigMap stayed although the system roots are used")
+		}
+		checkTLSDeployment(t, got.deployment, name, "ingester.example", "")
+		rec = rec2
+	})
+
+	t.Run("remove", func(t *testing.T) {
+		// Installed with a CA again, then removed: the copy goes with the rest.
+		tc3, err := (&installer{env: env, store: st, now: time.Now}).collectorTLS(ctx, cs, hub.Namespace)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec2, _, err := in.install(ctx, cs, cc, &rec, 0, tc3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if readInstalled(t, cs, name, name).caMap == nil {
+			t.Fatal("CA ConfigMap not installed again")
+		}
+		if err := in.remove(ctx, cs, rec2); err != nil {
+			t.Fatal(err)
+		}
+		readInstalled(t, cs, name, name).checkRemoved(t)
+	})
+}
+
+// TestJobPullInstallsCollectorWithTLS runs job pull with INGESTER_TLS_ENABLED and the CA in
+// a hub ConfigMap of another namespace (COLLECTOR_CA_NAMESPACE, COLLECTOR_CA_KEY): the
+// installed collector gets the TLS variables and the copied CA; with the collector connected,
+// a rotated CA upgrades it; switching the cluster to pull removes the copy too.
+func TestJobPullInstallsCollectorWithTLS(t *testing.T) {
+	e := newPullEnv(t)
+	admin := os.Getenv(testenv.EnvKubeToken)
+	if admin == "" {
+		t.Skipf("%s is not set", testenv.EnvKubeToken)
+	}
+	e.secret(t, "admin-creds", admin, e.ca)
+	name := testenv.Name(t)
+	cleanupInstall(t, e.hub.Client, name, name)
+	cs := e.hub.Client
+	ctx := context.Background()
+	caNS := e.managed.Namespace
+	ca1 := testCAPEM(t, "ingester CA 1")
+	applyCAConfigMap(t, cs, caNS, "ingester-tls-ca", map[string]string{"ca.crt": ca1})
+	for k, v := range map[string]string{"COLLECTOR_NAMESPACE": name, "COLLECTOR_NAME": name, "COLLECTOR_IMAGE": "registry.test/clusterpulse",
+		"INGESTER_TLS_ENABLED": "true", "INGESTER_SERVICE_NAME": "ingester", "COLLECTOR_CA_CONFIGMAP": "ingester-tls-ca",
+		"COLLECTOR_CA_NAMESPACE": caNS, "COLLECTOR_CA_KEY": "ca.crt"} {
+		e.env[k] = v
+	}
+	e.createCC(t, "pushed", map[string]any{"endpoint": e.endpoint, "credentialsRef": map[string]any{"name": "admin-creds"},
+		"collectionMode": "push", "ingesterAddress": "ingester.example.com:443"})
+	testenv.Eventually(t, 20*time.Second, func() error {
+		sum, out := e.run(t, "--force")
+		if sum.Succeeded != 1 || !strings.Contains(out, "collector latest applied to "+name+"/"+name) {
+			return fmt.Errorf("install run %+v\n%s", sum, out)
+		}
+		return nil
+	})
+	serverName := "ingester." + e.hub.Namespace + ".svc"
+	o := readInstalled(t, cs, name, name)
+	if o.caMap == nil || o.caMap.Data["service-ca.crt"] != ca1 {
+		t.Fatalf("CA ConfigMap after job pull: %+v", o.caMap)
+	}
+	checkTLSDeployment(t, o.deployment, name, serverName, ca1)
+
+	if err := e.store.SetPresence(ctx, PresenceKindCollector, "pushed", map[string]string{"replica": "ingester-0"}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	sum, out := e.run(t, "--force")
+	if sum.Succeeded != 1 || strings.Contains(out, "upgraded") {
+		t.Errorf("run with the collector present and nothing changed: %+v\n%s", sum, out)
+	}
+	ca2 := testCAPEM(t, "ingester CA 2")
+	applyCAConfigMap(t, cs, caNS, "ingester-tls-ca", map[string]string{"ca.crt": ca2})
+	sum, out = e.run(t, "--force")
+	if sum.Succeeded != 1 || !strings.Contains(out, "collector upgraded to latest") {
+		t.Errorf("run after the CA rotation: %+v\n%s", sum, out)
+	}
+	o = readInstalled(t, cs, name, name)
+	if o.caMap == nil || o.caMap.Data["service-ca.crt"] != ca2 {
+		t.Errorf("CA ConfigMap after the rotation: %+v", o.caMap)
+	}
+	checkTLSDeployment(t, o.deployment, name, serverName, ca2)
+
+	// The hub ConfigMap gone: a connected collector is left as it is, with a note.
+	if err := cs.CoreV1().ConfigMaps(caNS).Delete(ctx, "ingester-tls-ca", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sum, out = e.run(t, "--force")
+	if sum.Succeeded != 1 || !strings.Contains(out, "ingester CA config map "+caNS+"/ingester-tls-ca") {
+		t.Errorf("run without the hub CA ConfigMap: %+v\n%s", sum, out)
+	}
+	if readInstalled(t, cs, name, name).caMap == nil {
+		t.Error("the installed CA copy was deleted because the hub ConfigMap is gone")
+	}
+
+	if err := e.store.ClearPresence(ctx, PresenceKindCollector, "pushed"); err != nil {
+		t.Fatal(err)
+	}
+	e.patchCC(t, "pushed", `{"spec":{"collectionMode":"pull"}}`)
+	sum, out = e.run(t, "--force")
+	if sum.Succeeded != 1 || !strings.Contains(out, "collector removed from "+name+"/"+name) {
+		t.Errorf("run after the switch to pull: %+v\n%s", sum, out)
+	}
+	readInstalled(t, cs, name, name).checkRemoved(t)
 }

@@ -1,11 +1,15 @@
 package jobs
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -129,7 +133,8 @@ func TestLabelValue(t *testing.T) {
 }
 
 func TestCollectorEnvValidate(t *testing.T) {
-	good := collectorEnv{Namespace: DefaultCollectorNamespace, Name: DefaultCollectorName, Image: DefaultCollectorImage}
+	good := collectorEnv{Namespace: DefaultCollectorNamespace, Name: DefaultCollectorName, Image: DefaultCollectorImage,
+		ServiceName: DefaultIngesterServiceName, CAConfigMap: DefaultCollectorCAConfigMap, CAKey: DefaultCollectorCAKey}
 	tests := []struct {
 		name    string
 		mutate  func(*collectorEnv)
@@ -140,6 +145,19 @@ func TestCollectorEnvValidate(t *testing.T) {
 		{name: "empty name", mutate: func(e *collectorEnv) { e.Name = "" }, wantErr: "COLLECTOR_NAME"},
 		{name: "digest in image", mutate: func(e *collectorEnv) { e.Image = "quay.io/x@sha256:ab" }, wantErr: "COLLECTOR_IMAGE"},
 		{name: "empty image", mutate: func(e *collectorEnv) { e.Image = " " }, wantErr: "COLLECTOR_IMAGE"},
+		{name: "TLS defaults", mutate: func(e *collectorEnv) { e.TLS = true }},
+		{name: "TLS settings unchecked without TLS", mutate: func(e *collectorEnv) { e.ServiceName, e.CAKey = "Bad Name", "a/b" }},
+		{name: "TLS bad service name", mutate: func(e *collectorEnv) { e.TLS, e.ServiceName = true, "ingester.svc" }, wantErr: "INGESTER_SERVICE_NAME"},
+		{name: "TLS server name replaces the service name", mutate: func(e *collectorEnv) {
+			e.TLS, e.ServiceName, e.TLSServerName = true, "", "ingester.example.com"
+		}},
+		{name: "TLS bad server name", mutate: func(e *collectorEnv) { e.TLS, e.TLSServerName = true, "https://x" }, wantErr: "COLLECTOR_INGESTER_TLS_SERVER_NAME"},
+		{name: "TLS bad CA config map", mutate: func(e *collectorEnv) { e.TLS, e.CAConfigMap = true, "" }, wantErr: "COLLECTOR_CA_CONFIGMAP"},
+		{name: "TLS bad CA namespace", mutate: func(e *collectorEnv) { e.TLS, e.CANamespace = true, "Hub_NS" }, wantErr: "COLLECTOR_CA_NAMESPACE"},
+		{name: "TLS bad CA key", mutate: func(e *collectorEnv) { e.TLS, e.CAKey = true, "a/b" }, wantErr: "COLLECTOR_CA_KEY"},
+		{name: "TLS system CA: no CA settings needed", mutate: func(e *collectorEnv) {
+			e.TLS, e.UseSystemCA, e.CAConfigMap, e.CAKey = true, true, "", ""
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -164,25 +182,74 @@ func TestInstallHash(t *testing.T) {
 		mut(c)
 		return c
 	}
-	base := in.hash(cc(func(*kube.ClusterConnection) {}), 3)
-	if again := in.hash(cc(func(*kube.ClusterConnection) {}), 3); again != base {
+	same := func(*kube.ClusterConnection) {}
+	base := in.hash(cc(same), 3, collectorTLS{})
+	if again := in.hash(cc(same), 3, collectorTLS{}); again != base {
 		t.Fatalf("hash not stable: %s != %s", again, base)
 	}
+	// Without TLS the hash is the one installs recorded before the TLS settings existed, so
+	// upgrading job pull re-applies nothing.
+	old, _ := json.Marshal([]any{installRevision, "prod", "ns", "c", "img", "v1", "ing:9443", "https://a:6443", int64(3)})
+	sum := sha256.Sum256(old)
+	if want := hex.EncodeToString(sum[:]); base != want {
+		t.Errorf("hash without TLS = %s, want the pre-TLS hash %s", base, want)
+	}
+	tlsCA := collectorTLS{enabled: true, serverName: "clusterpulse-ingester.hub.svc", ca: "CA1"}
+	withCA := in.hash(cc(same), 3, tlsCA)
 	changes := []struct {
-		name string
-		hash string
+		name       string
+		hash, from string
 	}{
-		{"collector version", in.hash(cc(func(c *kube.ClusterConnection) { c.Spec.CollectorVersion = "v2" }), 3)},
-		{"ingester address", in.hash(cc(func(c *kube.ClusterConnection) { c.Spec.IngesterAddress = "other:9443" }), 3)},
-		{"endpoint", in.hash(cc(func(c *kube.ClusterConnection) { c.Spec.Endpoint = "https://b:6443" }), 3)},
-		{"MetricSource version", in.hash(cc(func(*kube.ClusterConnection) {}), 4)},
-		{"cluster name", in.hash(cc(func(c *kube.ClusterConnection) { c.Name = "dev" }), 3)},
-		{"image", (&installer{env: collectorEnv{Namespace: "ns", Name: "c", Image: "img2"}}).hash(cc(func(*kube.ClusterConnection) {}), 3)},
+		{"collector version", in.hash(cc(func(c *kube.ClusterConnection) { c.Spec.CollectorVersion = "v2" }), 3, collectorTLS{}), base},
+		{"ingester address", in.hash(cc(func(c *kube.ClusterConnection) { c.Spec.IngesterAddress = "other:9443" }), 3, collectorTLS{}), base},
+		{"endpoint", in.hash(cc(func(c *kube.ClusterConnection) { c.Spec.Endpoint = "https://b:6443" }), 3, collectorTLS{}), base},
+		{"MetricSource version", in.hash(cc(same), 4, collectorTLS{}), base},
+		{"cluster name", in.hash(cc(func(c *kube.ClusterConnection) { c.Name = "dev" }), 3, collectorTLS{}), base},
+		{"image", (&installer{env: collectorEnv{Namespace: "ns", Name: "c", Image: "img2"}}).hash(cc(same), 3, collectorTLS{}), base},
+		{"TLS enabled", withCA, base},
+		{"TLS with the system roots", in.hash(cc(same), 3, collectorTLS{enabled: true, serverName: tlsCA.serverName}), withCA},
+		{"TLS server name", in.hash(cc(same), 3, collectorTLS{enabled: true, serverName: "other.hub.svc", ca: "CA1"}), withCA},
+		{"CA bundle", in.hash(cc(same), 3, collectorTLS{enabled: true, serverName: tlsCA.serverName, ca: "CA2"}), withCA},
 	}
 	for _, c := range changes {
 		t.Run(c.name, func(t *testing.T) {
-			if c.hash == base {
+			if c.hash == c.from {
 				t.Errorf("a change of the %s leaves the install hash unchanged", c.name)
+			}
+		})
+	}
+}
+
+func TestTLSEnv(t *testing.T) {
+	env := func(tc collectorTLS) []corev1.EnvVar {
+		var out []corev1.EnvVar
+		for _, e := range tlsEnv(tc) {
+			out = append(out, corev1.EnvVar{Name: *e.Name, Value: *e.Value})
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		tc   collectorTLS
+		want []corev1.EnvVar
+	}{
+		{name: "no TLS"},
+		{
+			name: "system roots",
+			tc:   collectorTLS{enabled: true, serverName: "clusterpulse-ingester.hub.svc"},
+			want: []corev1.EnvVar{{Name: "INGESTER_TLS_ENABLED", Value: "true"}, {Name: "INGESTER_TLS_SERVER_NAME", Value: "clusterpulse-ingester.hub.svc"}},
+		},
+		{
+			name: "CA bundle",
+			tc:   collectorTLS{enabled: true, serverName: "clusterpulse-ingester.hub.svc", ca: "PEM"},
+			want: []corev1.EnvVar{{Name: "INGESTER_TLS_ENABLED", Value: "true"}, {Name: "INGESTER_TLS_SERVER_NAME", Value: "clusterpulse-ingester.hub.svc"},
+				{Name: "INGESTER_TLS_CA", Value: "/etc/ingester-ca/service-ca.crt"}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, env(tt.tc)); diff != "" {
+				t.Errorf("TLS env mismatch (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -153,6 +153,8 @@ type Agent struct {
 
 	collected, pushed, duplicates, rejected, pushFailures, collectFailures atomic.Int64
 	connected                                                              atomic.Bool
+	// failedOnce is set by the first failed push or stream of the run.
+	failedOnce atomic.Bool
 }
 
 // New returns an Agent for opts. It makes no request.
@@ -482,12 +484,22 @@ func (a *Agent) settleFailure(e entry, err error) bool {
 		return true
 	}
 	a.pushFailures.Add(1)
-	if a.connected.Swap(false) {
+	if a.disconnected() {
 		a.log.Warn("push failed; buffering and retrying with backoff", "batch_id", e.id, "err", err)
 	} else {
 		a.log.Debug("push failed", "batch_id", e.id, "err", err)
 	}
 	return false
+}
+
+// disconnected records a failed push or stream and reports whether it deserves a warning:
+// the first failure after a success, and the first failure of the run, so that an agent that
+// never reaches the ingester (a wrong CA, address or token) says why at the default log
+// level. Later failures of the same outage are logged at debug level.
+func (a *Agent) disconnected() bool {
+	wasConnected := a.connected.Swap(false)
+	first := !a.failedOnce.Swap(true)
+	return wasConnected || first
 }
 
 // retryDelay is the next backoff wait, or the server's retry hint when that is longer.

@@ -23,7 +23,7 @@ func (a *Agent) streamLoop(sendCtx context.Context, collectDone <-chan struct{})
 		if err == nil {
 			return
 		}
-		if a.connected.Swap(false) {
+		if a.disconnected() {
 			a.log.Warn("stream lost; buffering and reconnecting with backoff", "err", err)
 		} else {
 			a.log.Debug("stream failed", "err", err)
