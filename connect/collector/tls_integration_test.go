@@ -381,10 +381,15 @@ func TestAgentTLS(t *testing.T) {
 					}
 					return nil
 				})
+				// The ingester stores a batch before it answers: wait for the agent to read the
+				// answer before stopping it.
+				testenv.Eventually(t, 30*time.Second, func() error {
+					if !strings.Contains(logs.String(), "connected to the ingester") {
+						return fmt.Errorf("the log does not say the agent connected:\n%s", logs.String())
+					}
+					return nil
+				})
 				stop()
-				if !strings.Contains(logs.String(), "connected to the ingester") {
-					t.Errorf("the log does not say the agent connected:\n%s", logs.String())
-				}
 				return
 			}
 			// The first failure is a warning whatever its text; with TLS 1.3 a refused client
