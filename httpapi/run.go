@@ -5,12 +5,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/clusterpulse/clusterpulse/engine"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"k8s.io/client-go/dynamic"
@@ -51,7 +50,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	log := newLogger(stderr, cfg.LogLevel)
+	log := engine.NewLogger(stderr, cfg.LogLevel)
 	var rcfg store.Config
 	if err := envconf.Load(getenv, &rcfg); err != nil {
 		return fmt.Errorf("read redis configuration: %w", err)
@@ -137,20 +136,4 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log.Info("api stopped")
 	return nil
-}
-
-// newLogger returns the JSON logger of the process at level (info when empty or unknown).
-func newLogger(w io.Writer, level string) *slog.Logger {
-	var l slog.Level
-	switch strings.ToLower(level) {
-	case "debug", "trace":
-		l = slog.LevelDebug
-	case "warn", "warning":
-		l = slog.LevelWarn
-	case "error":
-		l = slog.LevelError
-	default:
-		l = slog.LevelInfo
-	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/clusterpulse/clusterpulse/engine"
 	"github.com/clusterpulse/clusterpulse/engine/history"
 	"io"
 	"log/slog"
@@ -102,7 +103,7 @@ func newRunner(ctx context.Context, job string, opts options, getenv func(string
 	if err := loadEnv(getenv, &env); err != nil {
 		return nil, cannotRun("configuration unusable: %w", err)
 	}
-	level, err := parseLevel(env.LogLevel)
+	level, err := engine.ParseLogLevel(env.LogLevel)
 	if err != nil {
 		return nil, cannotRun("configuration unusable: LOG_LEVEL=%q: %w", env.LogLevel, err)
 	}
@@ -154,15 +155,6 @@ func newRunner(ctx context.Context, job string, opts options, getenv func(string
 }
 
 func (r *runner) close() { r.store.Close() }
-
-func parseLevel(s string) (slog.Level, error) {
-	var l slog.Level
-	if s == "warning" {
-		s = "warn"
-	}
-	err := l.UnmarshalText([]byte(s))
-	return l, err
-}
 
 // resolveShard takes --shard when given, else JOB_COMPLETION_INDEX with JOB_COMPLETIONS.
 func resolveShard(flagValue string, env commonEnv) (Shard, error) {

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/clusterpulse/clusterpulse/engine"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"runtime/debug"
@@ -43,7 +43,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("collector: %w", err)
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: logLevel(cfg.LogLevel)}))
+	log := engine.NewLogger(stderr, cfg.LogLevel)
 
 	restCfg, err := kube.HubConfig{Kubeconfig: cfg.Kubeconfig}.RESTConfig()
 	if err != nil {
@@ -109,19 +109,6 @@ func version() string {
 		return bi.Main.Version
 	}
 	return "dev"
-}
-
-func logLevel(s string) slog.Level {
-	switch strings.ToLower(s) {
-	case "debug":
-		return slog.LevelDebug
-	case "warn", "warning":
-		return slog.LevelWarn
-	case "error":
-		return slog.LevelError
-	default:
-		return slog.LevelInfo
-	}
 }
 
 func printHelp(w io.Writer) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/clusterpulse/clusterpulse/engine"
 	"github.com/clusterpulse/clusterpulse/engine/envconf"
 	"io"
 	"log/slog"
@@ -13,7 +14,6 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/clusterpulse/clusterpulse/engine/history"
@@ -52,7 +52,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := errors.Join(cfg.Validate(), scfg.Validate(), vcfg.Validate()); err != nil {
 		return fmt.Errorf("ingester: %w", err)
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: logLevel(cfg.LogLevel)}))
+	log := engine.NewLogger(stderr, cfg.LogLevel)
 	if cfg.Hostname == "" {
 		cfg.Hostname, _ = os.Hostname()
 	}
@@ -140,19 +140,6 @@ func serve(ctx context.Context, ln net.Listener, srv *Server, tcfg *tls.Config, 
 	}
 	log.Info("ingester stopped")
 	return nil
-}
-
-func logLevel(s string) slog.Level {
-	switch strings.ToLower(s) {
-	case "debug":
-		return slog.LevelDebug
-	case "warn", "warning":
-		return slog.LevelWarn
-	case "error":
-		return slog.LevelError
-	default:
-		return slog.LevelInfo
-	}
 }
 
 func printHelp(w io.Writer) {
